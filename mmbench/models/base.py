@@ -1,0 +1,158 @@
+"""The model adapter contract: one interface for embedding and generative models.
+
+An adapter splits every capability into two halves (see docs/architecture.md):
+
+* a picklable `Preprocessor` (decode -> resize -> normalise / tokenise) that runs inside DataLoader
+  worker processes and turns one raw input into features, plus a `collate` that stacks features
+  into a batch;
+* a device call (`encode_images`, `encode_texts`, `encode_videos`, `generate`) that takes the
+  collated batch and returns one output per input.
+
+Raw inputs per capability:
+
+==================  ==============================================================
+capability          raw input given to the preprocessor
+==================  ==============================================================
+``encode_images``   an RGB ``PIL.Image.Image``
+``encode_texts``    a ``str``
+``encode_videos``   a ``list`` of RGB ``PIL.Image.Image`` frames
+``generate``        a `GenerationInput` (images or video frames, plus the prompt)
+==================  ==============================================================
+
+Embeddings are returned unnormalised (float32, on CPU or the model's device); tasks L2-normalise.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mmbench.data.items import GenerationInput
+from mmbench.errors import CapabilityError
+
+if TYPE_CHECKING:
+    import torch
+
+ENCODE_IMAGES = "encode_images"
+ENCODE_TEXTS = "encode_texts"
+ENCODE_VIDEOS = "encode_videos"
+GENERATE = "generate"
+ALL_CAPABILITIES = (ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, GENERATE)
+__all__ = ["GenerationInput", "ModelAdapter", "ModelOptions", "Preprocessor"]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to place and run a model; every field is recorded in the result JSON."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    seed: int = 0
+    generation: dict[str, Any] = field(default_factory=dict)
+
+
+class Preprocessor(Protocol):
+    """Picklable per-item preprocessing plus batching; runs inside DataLoader workers."""
+
+    def __call__(self, raw: Any) -> Any: ...
+
+    def collate(self, features: list[Any]) -> Any: ...
+
+
+class ModelAdapter(ABC):
+    """Base class of every model adapter.
+
+    Subclasses set `capabilities` to the subset of `ALL_CAPABILITIES` they implement, override the
+    matching methods and `preprocessor`, and describe themselves in `fingerprint`, which is part of
+    every cache key and result, so it must change whenever outputs could change (weights, revision,
+    preprocessing, dtype).
+    """
+
+    uri: str = ""
+    capabilities: frozenset[str] = frozenset()
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Stable identity of everything that determines this adapter's outputs."""
+
+    @abstractmethod
+    def preprocessor(self, capability: str) -> Preprocessor:
+        """The picklable preprocessor feeding `capability`'s device call."""
+
+    @property
+    def device(self) -> str:
+        """Device the model runs on ('cpu', 'cuda', 'cuda:1', ...)."""
+        return "cpu"
+
+    def describe(self) -> dict[str, Any]:
+        """Extra facts for the result JSON (resolved revision, dtype, generation settings ...)."""
+        return {}
+
+    def require(self, capability: str, task_name: str) -> None:
+        """Raise a one-line `CapabilityError` when this adapter lacks `capability`."""
+        if capability not in self.capabilities:
+            have = ", ".join(sorted(self.capabilities)) or "none"
+            raise CapabilityError(
+                f"model {self.uri!r} cannot {capability.replace('_', ' ')} (it provides: {have}),"
+                f" which task {task_name!r} needs; pick a model with that capability"
+            )
+
+    def encode_images(self, batch: Any) -> torch.Tensor:
+        raise CapabilityError(f"model {self.uri!r} does not implement encode_images")
+
+    def encode_texts(self, batch: Any) -> torch.Tensor:
+        raise CapabilityError(f"model {self.uri!r} does not implement encode_texts")
+
+    def encode_videos(self, batch: Any) -> torch.Tensor:
+        """Default video embedding: the mean of the frame embeddings (as CLIP4Clip's mean-pooling).
+
+        Works with the default `preprocessor(ENCODE_VIDEOS)` of `FramesPreprocessor`.
+        """
+        import torch
+
+        flat, counts = batch
+        frame_emb = self.encode_images(flat)
+        return torch.stack([chunk.mean(dim=0) for chunk in frame_emb.split(counts)])
+
+    def generate(self, batch: Any, **generation_kwargs: Any) -> list[str]:
+        raise CapabilityError(f"model {self.uri!r} does not implement generate")
+
+    def call(self, capability: str, batch: Any) -> Any:
+        """Dispatch a collated batch to the capability's device call."""
+        if capability not in self.capabilities:
+            self.require(capability, "?")
+        return getattr(self, capability)(batch)
+
+
+@dataclass(frozen=True)
+class FramesPreprocessor:
+    """Turns a clip (list of frames) into per-frame image features; collates all frames of a batch
+    into one image batch plus the frame count of each clip (consumed by `encode_videos`)."""
+
+    image_preprocessor: Any
+
+    def __call__(self, frames: Sequence[Any]) -> list[Any]:
+        return [self.image_preprocessor(frame) for frame in frames]
+
+    def collate(self, features: list[list[Any]]) -> tuple[Any, list[int]]:
+        flat = [f for clip in features for f in clip]
+        return self.image_preprocessor.collate(flat), [len(clip) for clip in features]
+
+
+def resolve_device(requested: str) -> str:
+    """Map 'auto' to 'cuda' when a GPU is visible, else 'cpu'; pass explicit devices through."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        from mmbench.errors import MMBenchError
+
+        raise MMBenchError(
+            f"--device {requested} was asked for but no CUDA GPU is visible;"
+            " use --device cpu or auto"
+        )
+    return requested
