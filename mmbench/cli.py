@@ -1,0 +1,347 @@
+"""Command-line interface: `mmbench run | list | show | leaderboard | compare | cache`.
+
+Only argparse and the standard library load at start-up; torch and transformers are imported by
+the commands that need them, so `--help` and `list` answer instantly. Exit codes: 0 success,
+1 a regression found by `compare`, 2 a usage or input error (one line on stderr),
+3 a run that finished but skipped failed samples or could not compute a requested metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mmbench import __version__
+from mmbench.errors import MMBenchError
+
+EXIT_USAGE = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _batch_size(text: str) -> int | None:
+    return None if text == "auto" else _positive_int(text)
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        from mmbench.engine import default_num_workers
+
+        return default_num_workers()
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmbench",
+        description="Evaluate multimodal models (retrieval, zero-shot classification, captioning,"
+        " QA) with exact metrics and a JSON record of what ran.",
+        epilog="Example: mmbench run --model builtin:effnet-minilm --task mini-retrieval",
+    )
+    parser.add_argument("--version", action="version", version=f"mmbench {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="evaluate a model on a task and write the result JSON",
+        description="Evaluate MODEL on TASK, print a metrics table and write"
+        " OUTPUT_DIR/<task>__<model>.json plus a per-sample .samples.jsonl beside it.",
+    )
+    run.add_argument(
+        "--model",
+        required=True,
+        help="model URI: builtin:NAME, hf:ID[@REV] or hf:DIR,"
+        " open_clip:ARCH/PRETRAINED, py:MODULE:FACTORY",
+    )
+    run.add_argument(
+        "--task", required=True, help="task name (see `mmbench list tasks`) or a YAML path"
+    )
+    run.add_argument(
+        "--limit", type=_positive_int, help="evaluate only the first N rows (stable order)"
+    )
+    run.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=32,
+        metavar="N|auto",
+        help="items per model call (default 32; auto = largest that fits, backing off on OOM)",
+    )
+    run.add_argument("--device", default="auto", help="auto (GPU if visible), cpu, cuda, cuda:N")
+    run.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="model precision (default auto: float32 on CPU)",
+    )
+    run.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("results"),
+        help="where results go (default results/)",
+    )
+    run.add_argument(
+        "--seed", type=int, default=0, help="seed for random baselines and the bootstrap"
+    )
+    run.add_argument(
+        "--data-dir", type=Path, help="read the task's dataset from this local copy (hub schema)"
+    )
+    run.add_argument(
+        "--num-workers",
+        type=_workers,
+        default=0,
+        metavar="N|auto",
+        help="DataLoader worker processes for decoding (default 0; auto = cores - 1)",
+    )
+    run.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add percentile-bootstrap 95%% intervals from N resamples",
+    )
+    run.add_argument(
+        "--on-error",
+        choices=["fail", "skip"],
+        default="fail",
+        help="a missing/corrupt media file: fail (exit 2) or skip it and exit 3",
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the output cache"
+    )
+    run.add_argument(
+        "--cache-dir", type=Path, help="cache folder (default $MMBENCH_CACHE or ~/.cache/mmbench)"
+    )
+    run.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow hf: models that run code from their repository (off by default)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_cmd_run)
+
+    listing = commands.add_parser(
+        "list",
+        help="list tasks, models or metrics",
+        description="List what is available, one line each.",
+    )
+    listing.add_argument("what", choices=["tasks", "models", "metrics"])
+    listing.set_defaults(handler=_cmd_list)
+
+    show = commands.add_parser(
+        "show",
+        help="print a task's resolved spec",
+        description="Print the resolved, validated spec of a task as YAML.",
+    )
+    show.add_argument("what", choices=["task"])
+    show.add_argument("name", help="task name or YAML path")
+    show.set_defaults(handler=_cmd_show)
+
+    board = commands.add_parser(
+        "leaderboard",
+        help="collect result JSONs into CSV/Markdown tables and plots",
+        description="Collect result JSONs into one CSV per task, a summary CSV,"
+        " Markdown copies and a plot per task family.",
+    )
+    board.add_argument("inputs", nargs="+", type=Path, help="result JSON files or folders")
+    board.add_argument(
+        "--out",
+        type=Path,
+        default=Path("leaderboards"),
+        help="output folder (default leaderboards/)",
+    )
+    board.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
+    board.set_defaults(handler=_cmd_leaderboard)
+
+    compare = commands.add_parser(
+        "compare",
+        help="regression gate: compare two results (exit 1 on a regression)",
+        description="Compare NEW against BASELINE (result JSONs or leaderboard CSVs)."
+        " Exit 0 when no"
+        " selected metric regressed, 1 when one did, 2 when the inputs are not comparable.",
+    )
+    compare.add_argument("baseline", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("--tolerance", type=float, default=0.5, help=_tolerance_help())
+    compare.add_argument(
+        "--metric", action="append", dest="metrics", help="only this metric (repeatable)"
+    )
+    compare.add_argument(
+        "--ci",
+        action="store_true",
+        help="count a drop only when it also leaves the baseline's bootstrap interval",
+    )
+    compare.set_defaults(handler=_cmd_compare)
+
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clear the output cache",
+        description="Inspect or clear the content-addressed output cache.",
+    )
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument(
+        "--cache-dir", type=Path, help="cache folder (default $MMBENCH_CACHE or ~/.cache/mmbench)"
+    )
+    cache.set_defaults(handler=_cmd_cache)
+    return parser
+
+
+def _tolerance_help() -> str:
+    return "allowed drop in points (metrics in [0, 1] are scaled by 100; default 0.5)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except MMBenchError as err:
+        print(f"mmbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "mmbench: interrupted; finished cache entries are kept, re-run to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from mmbench.runner import RunRequest, run
+    from mmbench.table import format_metrics
+
+    outcome = run(
+        RunRequest(
+            model=args.model,
+            task=args.task,
+            output_dir=args.output_dir,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            device=args.device,
+            dtype=args.dtype,
+            seed=args.seed,
+            num_workers=args.num_workers,
+            data_dir=args.data_dir,
+            use_cache=not args.no_cache,
+            cache_dir=args.cache_dir,
+            bootstrap=args.bootstrap,
+            on_error=args.on_error,
+            trust_remote_code=args.trust_remote_code,
+            progress=not args.quiet,
+        )
+    )
+    if outcome.path is None:
+        return outcome.exit_code
+    result = outcome.result
+    print(f"{result.task.name} (v{result.task.version}, n={result.task.n}) — {result.model.uri}")
+    print(format_metrics(result.metrics, result.ci))
+    print(
+        f"time {result.timing['total_s']:.1f}s · {result.timing['items_per_s']:.1f} items/s"
+        f" · wrote {outcome.path}"
+    )
+    for row, message in list(outcome.failures.items())[:5]:
+        print(f"mmbench: warning: skipped row {row}: {message}", file=sys.stderr)
+    if len(outcome.failures) > 5:
+        print(
+            f"mmbench: warning: {len(outcome.failures)} rows skipped in all (see the result JSON)",
+            file=sys.stderr,
+        )
+    for metric, message in outcome.metric_errors.items():
+        print(f"mmbench: warning: {metric} not computed: {message}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from mmbench.table import format_rows
+
+    if args.what == "tasks":
+        from mmbench.tasks import read_spec, task_files
+
+        rows = []
+        for name, path in sorted(task_files().items()):
+            spec = read_spec(path)
+            rows.append((name, spec.type, spec.description))
+        print(format_rows(("task", "type", "description"), rows))
+    elif args.what == "models":
+        from mmbench.models import SCHEMES
+        from mmbench.models.builtin import BUILTIN_MODELS
+
+        rows = [(f"builtin:{name}", text) for name, text in BUILTIN_MODELS.items()]
+        rows += [
+            (f"{scheme}:…", text) for scheme, (_, text) in SCHEMES.items() if scheme != "builtin"
+        ]
+        print(format_rows(("model", "description"), rows))
+    else:
+        from mmbench.tasks import TASK_TYPES, get_task_type
+
+        rows = []
+        for type_name in TASK_TYPES:
+            for metric, text in get_task_type(type_name).metrics.items():
+                rows.append((type_name, metric, text))
+        print(format_rows(("task type", "metric", "description"), rows))
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from mmbench.tasks import load_task
+
+    print(
+        yaml.safe_dump(load_task(args.name).to_dict(), sort_keys=False, allow_unicode=True), end=""
+    )
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from mmbench.leaderboard import build_leaderboard
+
+    report = build_leaderboard(list(args.inputs), args.out, plot=not args.no_plot)
+    for warning in report.warnings:
+        print(f"mmbench: warning: {warning}", file=sys.stderr)
+    for path in report.written:
+        print(path)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from mmbench.compare import compare
+
+    report = compare(
+        args.baseline, args.new, tolerance=args.tolerance, metrics=args.metrics, use_ci=args.ci
+    )
+    print(report.format_table())
+    return report.exit_code
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from mmbench.cache import OutputCache
+
+    cache = OutputCache(args.cache_dir)
+    try:
+        if args.action == "clear":
+            print(f"removed {cache.clear()} entries from {cache.path}")
+            return 0
+        stats = cache.stats()
+        print(f"cache: {stats.path}")
+        print(f"entries: {stats.entries} ({stats.size_bytes / 1e6:.1f} MB)")
+        for capability, count in sorted(stats.by_capability.items()):
+            print(f"  {capability}: {count}")
+    finally:
+        cache.close()
+    return 0

@@ -1,0 +1,86 @@
+"""The units of model work: one image, text, video or generation request.
+
+Each item knows how to load its raw input (run inside DataLoader workers) and how to name its
+content for the output cache. Items are small frozen dataclasses so they pickle cheaply into worker
+processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from mmbench.data.media import MediaRef, load_image
+from mmbench.data.video import FrameSampling, load_video
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class GenerationInput:
+    """One generation request: the visual input (one image, or a video's frames) and a prompt."""
+
+    images: tuple[Any, ...]
+    prompt: str
+    is_video: bool = False
+
+
+@dataclass(frozen=True)
+class TextItem:
+    text: str
+
+    def load(self) -> tuple[str, None]:
+        return self.text, None
+
+    def content_key(self) -> str:
+        return "text:" + _sha(self.text)
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    ref: MediaRef
+
+    def load(self) -> tuple[Any, None]:
+        return load_image(self.ref), None
+
+    def content_key(self) -> str:
+        return "image:" + self.ref.content_hash()
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    """A clip; its meta output is the list of decoded frame indices."""
+
+    ref: MediaRef
+    sampling: FrameSampling
+
+    def load(self) -> tuple[list[Any], list[int]]:
+        clip = load_video(self.ref, self.sampling)
+        return list(clip.frames), list(clip.indices)
+
+    def content_key(self) -> str:
+        return f"video:{self.ref.content_hash()}:{self.sampling.key()}"
+
+
+@dataclass(frozen=True)
+class GenerationItem:
+    """A prompt about one image, or about a video's frames when `sampling` is set."""
+
+    ref: MediaRef
+    prompt: str
+    sampling: FrameSampling | None = None
+
+    def load(self) -> tuple[Any, list[int] | None]:
+        if self.sampling is None:
+            return GenerationInput(images=(load_image(self.ref),), prompt=self.prompt), None
+        clip = load_video(self.ref, self.sampling)
+        request = GenerationInput(images=clip.frames, prompt=self.prompt, is_video=True)
+        return request, list(clip.indices)
+
+    def content_key(self) -> str:
+        media = self.ref.content_hash()
+        frames = self.sampling.key() if self.sampling else "image"
+        return f"generate:{media}:{frames}:{_sha(self.prompt)}"

@@ -1,0 +1,108 @@
+"""References to media (images, videos) in a dataset row, and image decoding.
+
+Dataset cells come in many shapes: a path (absolute, relative to the dataset, or
+`package:<module>/<file>` for media that ship inside an installed package), raw bytes, the
+`{"bytes", "path"}` dict of an undecoded `datasets.Image` / `datasets.Video` feature, or an already
+decoded PIL image. `media_ref` turns each into a small picklable `MediaRef`, so DataLoader workers
+(not the main process) do the decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmbench.errors import MediaError
+
+PACKAGE_PREFIX = "package:"
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """Where one medium lives: a file path or in-memory bytes, plus the row it belongs to."""
+
+    row_id: str
+    path: str | None = None
+    data: bytes | None = None
+
+    def describe(self) -> str:
+        """Human-readable name for error messages: the path, or 'embedded bytes'."""
+        return self.path if self.path is not None else "embedded bytes"
+
+    def read_bytes(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        try:
+            return Path(self.path).read_bytes()
+        except FileNotFoundError as err:
+            raise MediaError(
+                f"media file {self.path} (row {self.row_id}) does not exist;"
+                " fix the path or remove the row, or pass --on-error skip"
+            ) from err
+        except OSError as err:
+            raise MediaError(
+                f"media file {self.path} (row {self.row_id}) cannot be read ({err.strerror});"
+                " check its permissions"
+            ) from err
+
+    def content_hash(self) -> str:
+        """sha256 of the medium's bytes: the cache key of everything computed from it."""
+        return hashlib.sha256(self.read_bytes()).hexdigest()
+
+
+def resolve_package_path(ref: str) -> Path:
+    """Resolve `package:<module>/<path inside it>` to a file path without importing the module."""
+    module, _, inner = ref[len(PACKAGE_PREFIX) :].partition("/")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MediaError(
+            f"media {ref!r} lives in Python package {module!r}, which is not installed;"
+            " install it (pip install 'mmbench[builtin]')"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / inner
+
+
+def media_ref(value: Any, row_id: str, base_dir: Path | None = None) -> MediaRef:
+    """Normalise any supported dataset cell into a `MediaRef` (see the module docstring)."""
+    if isinstance(value, dict) and ("bytes" in value or "path" in value):
+        if value.get("bytes"):
+            return MediaRef(row_id=row_id, data=bytes(value["bytes"]), path=None)
+        value = value.get("path")
+    if isinstance(value, (bytes, bytearray)):
+        return MediaRef(row_id=row_id, data=bytes(value))
+    if isinstance(value, str) and value:
+        if value.startswith(PACKAGE_PREFIX):
+            return MediaRef(row_id=row_id, path=str(resolve_package_path(value)))
+        path = Path(value).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return MediaRef(row_id=row_id, path=str(path))
+    if hasattr(value, "save") and hasattr(value, "mode"):
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG")
+        return MediaRef(row_id=row_id, data=buffer.getvalue())
+    raise MediaError(
+        f"row {row_id}: cannot read a medium from a {type(value).__name__} cell;"
+        " expected a path, bytes or an image (check the task's column mapping)"
+    )
+
+
+def load_image(ref: MediaRef) -> Any:
+    """Decode an image to RGB PIL (grayscale, palette and RGBA images are converted)."""
+    from PIL import Image, UnidentifiedImageError
+
+    data = ref.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise MediaError(
+            f"image {ref.describe()} (row {ref.row_id}) is corrupt or not an image ({err});"
+            " replace or remove it, or pass --on-error skip"
+        ) from err

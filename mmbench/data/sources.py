@@ -1,0 +1,214 @@
+"""Dataset sources: the Hugging Face hub (pinned revision) and local copies in the hub's schema.
+
+Both paths end in the same `Table`, so tests and air-gapped users (`--data-dir`) exercise exactly
+the code real runs use. Local sources accept what `datasets` itself writes or reads:
+
+* a `save_to_disk` folder (a `Dataset`, or a `DatasetDict` from which the split is taken);
+* a folder of parquet files as on the hub (`data/<split>-*.parquet` or `<split>/*.parquet`);
+* a single `.parquet`, `.jsonl` / `.json` file (media as paths relative to that file's folder).
+
+Media columns (`datasets.Image` / `datasets.Video` features) are read undecoded, so decoding
+happens in DataLoader workers, not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmbench.errors import MMBenchError, did_you_mean
+
+SOURCE_KEYS = {"hub", "revision", "split", "config", "local"}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the rows come from: a hub dataset (pinned revision) or a local path."""
+
+    hub: str | None = None
+    revision: str | None = None
+    split: str = "test"
+    config: str | None = None
+    local: str | None = None
+    base_dir: Path | None = None
+
+    def local_path(self) -> Path | None:
+        """The local path, resolved against the YAML file's folder when relative."""
+        if self.local is None:
+            return None
+        path = Path(self.local).expanduser()
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        return path
+
+
+@dataclass
+class Table:
+    """Rows of one split, with a fingerprint that changes whenever the data does."""
+
+    rows: Sequence[dict[str, Any]]
+    fingerprint: str
+    base_dir: Path | None
+    columns: tuple[str, ...]
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def require_columns(self, needed: dict[str, str], task: str) -> None:
+        """One-line error when a mapped column is absent, naming the columns that exist."""
+        for role, column in needed.items():
+            if column not in self.columns:
+                raise MMBenchError(
+                    f"dataset {self.description} has no column {column!r} (role {role!r} of task"
+                    f" {task!r}){did_you_mean(column, self.columns)}; its columns are"
+                    f" {', '.join(self.columns)}: fix `columns:` in the task YAML"
+                )
+
+    def head(self, limit: int | None) -> Table:
+        """The first `limit` rows in the source's stable order (the `--limit` subset)."""
+        if limit is None or limit >= len(self.rows):
+            return self
+        if limit < 1:
+            raise MMBenchError(f"--limit must be a positive number of rows, not {limit}")
+        rows = (
+            self.rows.select(range(limit))
+            if hasattr(self.rows, "select")
+            else list(self.rows[:limit])
+        )
+        return Table(rows, self.fingerprint, self.base_dir, self.columns, self.description)
+
+
+def open_source(source: SourceSpec, data_dir: Path | None = None) -> Table:
+    """Open the split a task names; `data_dir` replaces a hub source with a local copy."""
+    if data_dir is not None:
+        return _open_local(Path(data_dir), source.split)
+    local = source.local_path()
+    if local is not None:
+        return _open_local(local, source.split)
+    return _open_hub(source)
+
+
+def _open_hub(source: SourceSpec) -> Table:
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(
+            source.hub, source.config, split=source.split, revision=source.revision
+        )
+    except Exception as err:
+        raise MMBenchError(
+            f"cannot load dataset {source.hub!r} (split {source.split!r}, revision"
+            f" {source.revision}) from the Hugging Face hub ({type(err).__name__}); check the"
+            " network and the id, or pass --data-dir DIR with a local copy in the hub's schema"
+        ) from err
+    fingerprint = f"hub:{source.hub}@{source.revision or 'main'}:{source.split}"
+    return _from_datasets(dataset, fingerprint, None, f"{source.hub}[{source.split}]")
+
+
+def _open_local(path: Path, split: str) -> Table:
+    if not path.exists():
+        raise MMBenchError(
+            f"local dataset {path} does not exist; check the path given by --data-dir or"
+            " `source: {local: ...}`"
+        )
+    if path.is_file():
+        return _open_file(path)
+    import datasets
+
+    if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise MMBenchError(
+                    f"local dataset {path} has no split {split!r}; it has {', '.join(loaded)}"
+                )
+            loaded = loaded[split]
+        return _from_datasets(loaded, _hash_files(path), path, f"{path}[{split}]")
+    files = _split_parquet_files(path, split)
+    if not files:
+        jsonl = sorted(path.glob(f"{split}*.jsonl"))
+        if len(jsonl) == 1:
+            return _open_file(jsonl[0])
+        raise MMBenchError(
+            f"local dataset {path} holds neither a save_to_disk dataset nor parquet files for"
+            f" split {split!r} (looked for data/{split}-*.parquet and {split}/*.parquet)"
+        )
+    dataset = datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
+    return _from_datasets(dataset, _hash_files(*files), path, f"{path}[{split}]")
+
+
+def _split_parquet_files(path: Path, split: str) -> list[Path]:
+    patterns = (f"data/{split}-*.parquet", f"data/{split}.parquet", f"{split}/*.parquet")
+    patterns += (f"{split}-*.parquet", f"{split}.parquet")
+    for pattern in patterns:
+        found = sorted(path.glob(pattern))
+        if found:
+            return found
+    return []
+
+
+def _open_file(path: Path) -> Table:
+    if path.suffix == ".parquet":
+        import datasets
+
+        dataset = datasets.load_dataset("parquet", data_files=[str(path)], split="train")
+        return _from_datasets(dataset, _hash_files(path), path.parent, str(path))
+    if path.suffix not in (".jsonl", ".json"):
+        raise MMBenchError(f"local dataset file {path} must be .jsonl, .json or .parquet")
+    rows = _read_json_rows(path)
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return Table(rows, _hash_files(path), path.parent, tuple(columns), str(path))
+
+
+def _read_json_rows(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".json":
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as err:
+        raise MMBenchError(
+            f"dataset file {path} is not valid JSON (line {err.lineno}: {err.msg}); fix the file"
+        ) from err
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise MMBenchError(f"dataset file {path} must hold a list of JSON objects (one per row)")
+    return rows
+
+
+def _from_datasets(dataset: Any, fingerprint: str, base_dir: Path | None, what: str) -> Table:
+    import datasets
+
+    for name, feature in dataset.features.items():
+        if isinstance(feature, datasets.Image) and feature.decode:
+            dataset = dataset.cast_column(name, datasets.Image(decode=False))
+        elif hasattr(datasets, "Video") and isinstance(feature, datasets.Video) and feature.decode:
+            dataset = dataset.cast_column(name, datasets.Video(decode=False))
+    return Table(dataset, fingerprint, base_dir, tuple(dataset.column_names), what)
+
+
+def _hash_files(*paths: Path) -> str:
+    """Content hash of a local dataset: every file's relative path and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for file in files:
+            digest.update(str(file.relative_to(root if root.is_dir() else root.parent)).encode())
+            with file.open("rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def class_names_from_features(table: Table, column: str) -> list[str] | None:
+    """The `ClassLabel` names of a label column, when the dataset declares them."""
+    features = getattr(table.rows, "features", None)
+    feature = None if features is None else features.get(column)
+    return list(feature.names) if feature is not None and hasattr(feature, "names") else None

@@ -1,0 +1,278 @@
+"""Batched execution of one model capability over many items.
+
+The engine is what keeps the accelerator busy: DataLoader workers load and preprocess items
+(decode, resize, tokenise) while the main process runs the model; outputs already in the cache are
+never recomputed; with several processes (torchrun) each rank computes a shard and every rank gets
+all outputs back. Outputs come back in item order whatever the batch size or world size, which is
+what makes numbers independent of both.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmbench.cache import OutputCache, cache_key
+from mmbench.errors import MediaError, MMBenchError
+from mmbench.models.base import ModelAdapter
+
+CPU_DEFAULT_BATCH = 32
+GPU_START_BATCH = 256
+
+
+@dataclass
+class EngineConfig:
+    """How items are batched and loaded (`batch_size=None` means auto)."""
+
+    batch_size: int | None = CPU_DEFAULT_BATCH
+    num_workers: int = 0
+    on_error: str = "fail"
+    progress: bool = True
+    pin_memory: bool = False
+
+
+@dataclass
+class Distributed:
+    """Rank and world size; the default is a single process."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    def shard(self, indices: list[int]) -> list[int]:
+        return indices[self.rank :: self.world_size]
+
+    def all_gather(self, value: Any) -> list[Any]:
+        if self.world_size == 1:
+            return [value]
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return gathered
+
+
+@dataclass
+class CapabilityOutputs:
+    """Per-item outputs (None where the item failed), per-item meta, and failures by index."""
+
+    outputs: list[Any]
+    meta: list[Any]
+    failed: dict[int, str] = field(default_factory=dict)
+    computed: int = 0
+
+    def stacked(self, indices: Sequence[int]) -> Any:
+        """Stack the embeddings of `indices` (all must have succeeded) into one tensor."""
+        import torch
+
+        return torch.stack([self.outputs[i] for i in indices])
+
+
+@dataclass
+class EngineStats:
+    model_s: float = 0.0
+    items: int = 0
+    computed: int = 0
+    batch_size: int | None = None
+
+
+class _ItemDataset:
+    """Loads and preprocesses one item inside a worker; failures travel back as messages."""
+
+    def __init__(self, items: Sequence[Any], indices: list[int], preprocessor: Any) -> None:
+        self.items = items
+        self.indices = indices
+        self.preprocessor = preprocessor
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int) -> tuple[int, Any, Any, str | None]:
+        index = self.indices[position]
+        try:
+            raw, meta = self.items[index].load()
+            return index, self.preprocessor(raw), meta, None
+        except MediaError as err:
+            return index, None, None, str(err)
+
+
+class _Collate:
+    def __init__(self, preprocessor: Any) -> None:
+        self.preprocessor = preprocessor
+
+    def __call__(self, samples: list[tuple[int, Any, Any, str | None]]) -> dict[str, Any]:
+        good = [s for s in samples if s[3] is None]
+        return {
+            "indices": [s[0] for s in good],
+            "meta": [s[2] for s in good],
+            "batch": self.preprocessor.collate([s[1] for s in good]) if good else None,
+            "failed": {s[0]: s[3] for s in samples if s[3] is not None},
+        }
+
+
+class Engine:
+    """Runs a model's capabilities over items, with caching, batching and sharding."""
+
+    def __init__(
+        self,
+        model: ModelAdapter,
+        config: EngineConfig,
+        cache: OutputCache | None = None,
+        distributed: Distributed | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config
+        self.cache = cache
+        self.distributed = distributed or Distributed()
+        self.stats = EngineStats(batch_size=config.batch_size)
+
+    def run(self, capability: str, items: Sequence[Any], desc: str = "") -> CapabilityOutputs:
+        """Outputs of `capability` for every item, in item order."""
+        n = len(items)
+        result = CapabilityOutputs(outputs=[None] * n, meta=[None] * n)
+        keys = self._keys(capability, items)
+        pending = list(range(n))
+        if keys is not None and self.cache is not None:
+            hits = self.cache.get_many(keys)
+            for i, key in enumerate(keys):
+                if key in hits:
+                    result.outputs[i], result.meta[i] = hits[key]
+            pending = [i for i in range(n) if keys[i] not in hits]
+        mine = self.distributed.shard(pending)
+        local = self._compute(capability, items, mine, keys, desc)
+        for part in self.distributed.all_gather(local):
+            for index, output, meta in part["done"]:
+                result.outputs[index], result.meta[index] = output, meta
+            result.failed.update(part["failed"])
+        result.computed = len(pending)
+        self.stats.items += n
+        self.stats.computed += len(pending)
+        if result.failed and self.config.on_error == "fail":
+            first = min(result.failed)
+            more = len(result.failed) - 1
+            suffix = f" ({more} more item(s) failed too)" if more else ""
+            raise MediaError(result.failed[first] + suffix)
+        return result
+
+    def _keys(self, capability: str, items: Sequence[Any]) -> list[str] | None:
+        if self.cache is None:
+            return None
+        fingerprint = self.model.fingerprint()
+        keys = []
+        for item in items:
+            try:
+                keys.append(cache_key(fingerprint, capability, item.content_key()))
+            except MediaError:
+                # An unreadable item is never cached; loading it again reports the error.
+                keys.append(f"unreadable:{len(keys)}")
+        return keys
+
+    def _compute(
+        self,
+        capability: str,
+        items: Sequence[Any],
+        indices: list[int],
+        keys: list[str] | None,
+        desc: str,
+    ) -> dict[str, Any]:
+        done: list[tuple[int, Any, Any]] = []
+        failed: dict[int, str] = {}
+        if not indices:
+            return {"done": done, "failed": failed}
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=len(indices),
+            desc=desc or capability,
+            unit="item",
+            delay=1.0,
+            disable=not self.config.progress,
+            file=sys.stderr,
+            leave=False,
+        )
+        batch_size = self._initial_batch_size()
+        position = 0
+        preprocessor = self.model.preprocessor(capability)
+        while position < len(indices):
+            chunk = indices[position : position + batch_size * 64]
+            try:
+                for batch in self._loader(items, chunk, preprocessor, batch_size):
+                    failed.update(batch["failed"])
+                    if batch["batch"] is not None:
+                        outputs = self._call(capability, batch["batch"])
+                        new = list(zip(batch["indices"], outputs, batch["meta"], strict=True))
+                        done.extend(new)
+                        self._store(capability, keys, new)
+                    bar.update(len(batch["indices"]) + len(batch["failed"]))
+                    if failed and self.config.on_error == "fail":
+                        bar.close()
+                        return {"done": done, "failed": failed}
+                position += len(chunk)
+            except _OutOfMemory:
+                if batch_size == 1:
+                    raise MMBenchError(
+                        "the model ran out of accelerator memory with batch size 1; use a smaller"
+                        " --dtype (bfloat16) or a larger device"
+                    ) from None
+                finished = {i for i, _, _ in done} | set(failed)
+                indices = [i for i in indices if i not in finished]
+                position = 0
+                batch_size = max(1, batch_size // 2)
+                self.stats.batch_size = batch_size
+        bar.close()
+        return {"done": done, "failed": failed}
+
+    def _initial_batch_size(self) -> int:
+        if self.config.batch_size is not None:
+            return self.config.batch_size
+        start = GPU_START_BATCH if self.model.device.startswith("cuda") else CPU_DEFAULT_BATCH
+        self.stats.batch_size = start
+        return start
+
+    def _loader(self, items: Sequence[Any], chunk: list[int], preprocessor: Any, batch_size: int):
+        from torch.utils.data import DataLoader
+
+        workers = self.config.num_workers
+        return DataLoader(
+            _ItemDataset(items, chunk, preprocessor),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=_Collate(preprocessor),
+            pin_memory=self.config.pin_memory,
+            prefetch_factor=4 if workers else None,
+            persistent_workers=False,
+        )
+
+    def _call(self, capability: str, batch: Any) -> list[Any]:
+        import torch
+
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                output = self.model.call(capability, batch)
+        except torch.OutOfMemoryError as err:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise _OutOfMemory from err
+        if isinstance(output, torch.Tensor):
+            output = list(output.detach().to("cpu", torch.float32))
+        self.stats.model_s += time.perf_counter() - start
+        return output
+
+    def _store(self, capability: str, keys: list[str] | None, new: list[tuple]) -> None:
+        if self.cache is None or keys is None or not new:
+            return
+        self.cache.put_many(capability, [(keys[i], out, meta) for i, out, meta in new])
+
+
+class _OutOfMemory(Exception):
+    """Raised inside the engine to back off the batch size (`--batch-size auto`)."""
+
+
+def default_num_workers() -> int:
+    """Worker processes for media decoding: all cores but one, at most 8 (0 on one core)."""
+    return max(0, min(8, (os.cpu_count() or 1) - 1))

@@ -1,0 +1,210 @@
+"""One evaluation, end to end: spec -> model -> rows -> engine -> task -> result on disk.
+
+Checks that can fail cheaply (task spec, output directory, model capabilities, dataset columns)
+run before any model work, so a typo never costs a long run. Under torchrun every rank computes a
+shard of the outputs, all ranks score the gathered outputs, and rank 0 alone writes the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mmbench
+from mmbench.engine import Distributed, Engine, EngineConfig
+from mmbench.errors import MMBenchError
+from mmbench.models import load_model
+from mmbench.models.base import ModelOptions
+from mmbench.results import ModelInfo, Result, RunConfig, TaskInfo, check_writable, write_result
+from mmbench.tasks import get_task_type, load_task
+from mmbench.tasks.base import TaskContext
+
+EXIT_OK = 0
+EXIT_PARTIAL = 3
+
+
+@dataclass
+class RunRequest:
+    """Everything `mmbench run` was asked to do."""
+
+    model: str
+    task: str
+    output_dir: Path = Path("results")
+    limit: int | None = None
+    batch_size: int | None = 32
+    device: str = "auto"
+    dtype: str = "auto"
+    seed: int = 0
+    num_workers: int = 0
+    data_dir: Path | None = None
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    bootstrap: int = 0
+    on_error: str = "fail"
+    trust_remote_code: bool = False
+    progress: bool = True
+
+
+@dataclass
+class RunOutcome:
+    result: Result
+    path: Path | None
+    exit_code: int
+    metric_errors: dict[str, str]
+    failures: dict[str, str]
+
+
+def run(request: RunRequest) -> RunOutcome:
+    """Evaluate `request.model` on `request.task` and write the result (rank 0)."""
+    started = time.perf_counter()
+    spec = load_task(request.task)
+    task_type = get_task_type(spec.type)
+    options = task_type.validate(spec)
+    distributed = init_distributed()
+    if distributed.rank == 0:
+        check_writable(request.output_dir)
+    device = request.device
+    if distributed.world_size > 1 and device in ("auto", "cuda"):
+        device = _rank_device(device)
+    model_options = ModelOptions(
+        device=device,
+        dtype=request.dtype,
+        trust_remote_code=request.trust_remote_code,
+        seed=request.seed,
+    )
+    model = load_model(request.model, model_options)
+    for capability in task_type.capabilities(spec, options, model):
+        model.require(capability, spec.name)
+    from mmbench.data.sources import open_source
+
+    table = open_source(spec.source, request.data_dir).head(request.limit)
+    table.require_columns(spec.columns, spec.name)
+    cache = None
+    if request.use_cache:
+        from mmbench.cache import OutputCache
+
+        cache = OutputCache(request.cache_dir)
+    engine = Engine(
+        model,
+        EngineConfig(
+            batch_size=request.batch_size,
+            num_workers=request.num_workers,
+            on_error=request.on_error,
+            progress=request.progress and distributed.rank == 0,
+            pin_memory=model.device.startswith("cuda"),
+        ),
+        cache=cache,
+        distributed=distributed,
+    )
+    ctx = TaskContext(spec, options, table, model, engine, request.bootstrap, request.seed)
+    try:
+        output = task_type.evaluate(ctx)
+    finally:
+        if cache is not None:
+            cache.close()
+    total = time.perf_counter() - started
+    result = Result(
+        mmbench_version=mmbench.__version__,
+        task=TaskInfo(
+            name=spec.name,
+            version=spec.version,
+            spec_hash=spec.spec_hash(),
+            data_fingerprint=table.fingerprint,
+            n=output.n,
+            limit=request.limit,
+            type=spec.type,
+            headline=spec.headline,
+        ),
+        model=ModelInfo(
+            uri=request.model, fingerprint=model.fingerprint(), details=model.describe()
+        ),
+        config=RunConfig(
+            device=model.device,
+            dtype=str(model.describe().get("dtype", request.dtype)),
+            batch_size=engine.stats.batch_size or 0,
+            world_size=distributed.world_size,
+            seed=request.seed,
+            extra={
+                "batch_size_requested": request.batch_size or "auto",
+                "num_workers": request.num_workers,
+                "bootstrap": request.bootstrap,
+                "on_error": request.on_error,
+                "cache": request.use_cache,
+                "data_dir": str(request.data_dir) if request.data_dir else None,
+            },
+        ),
+        metrics=output.metrics,
+        ci=output.ci,
+        timing={
+            "total_s": round(total, 3),
+            "model_s": round(engine.stats.model_s, 3),
+            "items_per_s": round(engine.stats.items / total, 2) if total > 0 else 0.0,
+            "items": engine.stats.items,
+            "computed": engine.stats.computed,
+        },
+        failures={
+            "count": len(output.failures),
+            "examples": [f"{k}: {v}" for k, v in list(output.failures.items())[:20]],
+            "metric_errors": output.metric_errors,
+        },
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        git_commit=_git_commit(),
+    )
+    path = None
+    if distributed.rank == 0:
+        path = write_result(result, output.samples, request.output_dir)
+    partial = bool(output.failures or output.metric_errors)
+    return RunOutcome(
+        result, path, EXIT_PARTIAL if partial else EXIT_OK, output.metric_errors, output.failures
+    )
+
+
+def init_distributed() -> Distributed:
+    """Join the torchrun / accelerate process group when launched by one (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size())
+
+
+def _rank_device(requested: str) -> str:
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    torch.cuda.set_device(local)
+    return f"cuda:{local}"
+
+
+def _git_commit() -> str | None:
+    """The commit of the mmbench checkout that produced the result, when it is one."""
+    root = Path(mmbench.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def require_positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise MMBenchError(f"{flag} must be at least 1, not {value}")

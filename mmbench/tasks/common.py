@@ -1,0 +1,83 @@
+"""Pieces several task types share: turning rows into media items, frame-sampling options,
+failure bookkeeping and bootstrap intervals of per-sample scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmbench.data.items import ImageItem, VideoItem
+from mmbench.data.media import media_ref
+from mmbench.data.video import FrameSampling
+from mmbench.errors import MediaError, MMBenchError
+from mmbench.tasks.base import TaskContext, row_id
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """Frame sampling for video tasks (see mmbench.data.video)."""
+
+    num_frames: int = 8
+    fps: float | None = None
+    max_frames: int = 32
+
+    def sampling(self) -> FrameSampling:
+        return FrameSampling(num_frames=self.num_frames, fps=self.fps, max_frames=self.max_frames)
+
+
+def visual_role(spec_columns: dict[str, str], task: str) -> str:
+    """'image' or 'video': whichever of the two roles the task maps (exactly one)."""
+    present = [r for r in ("image", "video") if r in spec_columns]
+    if len(present) != 1:
+        raise MMBenchError(f"task {task!r}: columns must map exactly one of 'image' or 'video'")
+    return present[0]
+
+
+def row_ids(ctx: TaskContext) -> list[str]:
+    return [row_id(row, ctx.spec.columns, i) for i, row in enumerate(ctx.table.rows)]
+
+
+def visual_items(ctx: TaskContext, role: str, ids: Sequence[str], sampling: FrameSampling) -> list:
+    """One ImageItem / VideoItem per row; an unusable cell is a MediaError naming the row."""
+    column = ctx.spec.columns[role]
+    base = ctx.table.base_dir
+    items = []
+    for rid, row in zip(ids, ctx.table.rows, strict=True):
+        try:
+            ref = media_ref(row[column], rid, base)
+        except MediaError:
+            if ctx.engine.config.on_error == "fail":
+                raise
+            ref = media_ref(b"", rid)
+        items.append(VideoItem(ref, sampling) if role == "video" else ImageItem(ref))
+    return items
+
+
+def as_text_list(value: Any, what: str, rid: str) -> list[str]:
+    """A cell holding one string or a list of strings, as a non-empty list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and "raw" in value:
+        return [str(value["raw"])]
+    if isinstance(value, (list, tuple)) and value:
+        return [str(v["raw"]) if isinstance(v, dict) and "raw" in v else str(v) for v in value]
+    raise MMBenchError(f"row {rid}: {what} must be a string or a non-empty list of strings")
+
+
+def bootstrap_means(
+    ctx: TaskContext, per_item: dict[str, Sequence[float]], statistic: Callable | None = None
+) -> dict[str, list[float]]:
+    """Percentile-bootstrap intervals of per-item scores, when `--bootstrap N` asked for them."""
+    if ctx.bootstrap <= 0:
+        return {}
+    import numpy as np
+
+    from mmbench.metrics import bootstrap_ci
+
+    stat = statistic or np.mean
+    out = {}
+    for name, values in per_item.items():
+        lo, hi = bootstrap_ci(np.asarray(values, dtype=float), stat, n=ctx.bootstrap, seed=ctx.seed)
+        out[name] = [float(lo), float(hi)]
+    return out

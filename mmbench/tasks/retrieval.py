@@ -1,0 +1,144 @@
+"""Image <-> text and video <-> text retrieval (COCO / Flickr30k / MSR-VTT style).
+
+Each row holds one image (or video) and its captions. Metrics follow the Karpathy-split
+convention used by CLIP, CLIP_benchmark and the VSE literature: text->image is a hit when the
+text's own image is in the top K; image->text is a hit when *any* of the image's captions is (see
+`mmbench.metrics.retrieval`). Video tasks report the same numbers under v2t / t2v names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mmbench.data.items import TextItem
+from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, ModelAdapter
+from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
+from mmbench.tasks.common import VideoOptions, as_text_list, bootstrap_means, row_ids, visual_items
+from mmbench.tasks.common import visual_role as _visual_role
+from mmbench.tasks.spec import TaskSpec
+
+KS = (1, 5, 10)
+
+
+def _metric_names(query: str, target: str) -> dict[str, str]:
+    names = {}
+    for direction, what in (
+        (f"{query}2{target}", "visual query"),
+        (f"{target}2{query}", "text query"),
+    ):
+        for k in KS:
+            names[f"{direction}_R@{k}"] = f"{what}: share of queries with a positive in the top {k}"
+        names[f"{direction}_MdR"] = f"{what}: median rank of the best positive (1 = first)"
+        names[f"{direction}_MnR"] = f"{what}: mean rank of the best positive"
+    return names
+
+
+METRICS = {
+    **_metric_names("i", "t"),
+    **_metric_names("v", "t"),
+    "RSUM": "sum of the six R@K values in percent (VSE++ convention)",
+}
+
+
+@dataclass(frozen=True)
+class RetrievalOptions(VideoOptions):
+    chunk_size: int = 1024
+
+
+class RetrievalTask(TaskType):
+    name = "retrieval"
+    description = "image/video <-> text retrieval: R@1/5/10 both directions, MdR, MnR, RSUM"
+    roles = {
+        "image": "the image of each row (or map 'video' instead)",
+        "video": "the video of each row (or map 'image' instead)",
+        "texts": "the row's caption(s): a string or a list of strings",
+    }
+    metrics = METRICS
+    options_class = RetrievalOptions
+
+    def required_roles(self, options: Any) -> list[str]:
+        return ["texts"]
+
+    def validate(self, spec: TaskSpec) -> Any:
+        options = super().validate(spec)
+        _visual_role(spec.columns, spec.name)
+        return options
+
+    def capabilities(self, spec: TaskSpec, options: Any, model: ModelAdapter) -> list[str]:
+        role = _visual_role(spec.columns, spec.name)
+        return [ENCODE_VIDEOS if role == "video" else ENCODE_IMAGES, ENCODE_TEXTS]
+
+    def evaluate(self, ctx: TaskContext) -> TaskOutput:
+        import torch
+
+        from mmbench.metrics.retrieval import recall_from_ranks, retrieval_ranks
+
+        spec, options = ctx.spec, ctx.options
+        role = _visual_role(spec.columns, spec.name)
+        ids = row_ids(ctx)
+        captions = [
+            as_text_list(row[spec.columns["texts"]], "texts", rid)
+            for rid, row in zip(ids, ctx.table.rows, strict=True)
+        ]
+        visual = ctx.engine.run(
+            ENCODE_VIDEOS if role == "video" else ENCODE_IMAGES,
+            visual_items(ctx, role, ids, options.sampling()),
+            desc=f"{spec.name}: {role}s",
+        )
+        kept = [i for i in range(len(ids)) if i not in visual.failed]
+        texts = [t for i in kept for t in captions[i]]
+        owner = [pos for pos, i in enumerate(kept) for _ in captions[i]]
+        text_out = ctx.engine.run(ENCODE_TEXTS, [TextItem(t) for t in texts], f"{spec.name}: texts")
+        image_emb = visual.stacked(kept)
+        text_emb = text_out.stacked(range(len(texts)))
+        ranks = retrieval_ranks(
+            image_emb,
+            text_emb,
+            torch.tensor(owner, dtype=torch.long),
+            chunk_size=options.chunk_size,
+        )
+        all_metrics = recall_from_ranks(ranks.i2t_ranks, ranks.t2i_ranks, ks=KS)
+        if role == "video":
+            all_metrics = {
+                k.replace("i2t", "v2t").replace("t2i", "t2v"): v for k, v in all_metrics.items()
+            }
+        metrics = {m: float(all_metrics[m]) for m in spec.metrics}
+        samples = self._samples(ids, kept, captions, ranks, visual.meta, role)
+        per_item = self._per_item_hits(spec.metrics, ranks, role)
+        return TaskOutput(
+            metrics=metrics,
+            samples=samples,
+            n=len(kept),
+            ci=bootstrap_means(ctx, per_item),
+            failures={ids[i]: msg for i, msg in visual.failed.items()},
+        )
+
+    @staticmethod
+    def _samples(ids, kept, captions, ranks, meta, role) -> list[dict[str, Any]]:
+        t2i = ranks.t2i_ranks.tolist()
+        i2t = ranks.i2t_ranks.tolist()
+        samples, cursor = [], 0
+        for pos, i in enumerate(kept):
+            count = len(captions[i])
+            sample = {
+                "id": ids[i],
+                "rank_visual_to_text": i2t[pos],
+                "ranks_text_to_visual": t2i[cursor : cursor + count],
+            }
+            if role == "video":
+                sample["frame_indices"] = meta[i]
+            samples.append(sample)
+            cursor += count
+        return samples
+
+    @staticmethod
+    def _per_item_hits(metric_names, ranks, role) -> dict[str, list[float]]:
+        per_item = {}
+        v, t = ("v", "t") if role == "video" else ("i", "t")
+        for k in KS:
+            per_item[f"{v}2{t}_R@{k}"] = (ranks.i2t_ranks <= k).float().tolist()
+            per_item[f"{t}2{v}_R@{k}"] = (ranks.t2i_ranks <= k).float().tolist()
+        per_item[f"{v}2{t}_MnR"] = ranks.i2t_ranks.float().tolist()
+        per_item[f"{t}2{v}_MnR"] = ranks.t2i_ranks.float().tolist()
+        return {name: values for name, values in per_item.items() if name in metric_names}
