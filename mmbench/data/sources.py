@@ -169,18 +169,24 @@ def _open_file(path: Path) -> Table:
 
 def _read_json_rows(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".json":
-            rows = json.loads(text)
-        else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as err:
-        raise MMBenchError(
-            f"dataset file {path} is not valid JSON (line {err.lineno}: {err.msg}); fix the file"
-        ) from err
+    if path.suffix == ".json":
+        rows = _parse_json(text, path, 0)
+    else:
+        lines = text.splitlines()
+        rows = [_parse_json(line, path, n) for n, line in enumerate(lines, 1) if line.strip()]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise MMBenchError(f"dataset file {path} must hold a list of JSON objects (one per row)")
     return rows
+
+
+def _parse_json(text: str, path: Path, line: int) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = line or err.lineno
+        raise MMBenchError(
+            f"dataset file {path} is not valid JSON (line {where}: {err.msg}); fix the file"
+        ) from err
 
 
 def _from_datasets(dataset: Any, fingerprint: str, base_dir: Path | None, what: str) -> Table:
