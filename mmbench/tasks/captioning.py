@@ -44,6 +44,8 @@ _MEAN_OF_ITEMS = ("ROUGE_L", "CIDEr", "SPICE")
 @dataclass(frozen=True)
 class CaptioningOptions:
     prompt: str = "Provide a one-sentence caption for the provided image."
+    #: split a single-string reference cell on this (e.g. "\n" for webdataset `txt` cells)
+    text_separator: str | None = None
 
 
 class CaptioningTask(TaskType):
@@ -62,7 +64,9 @@ class CaptioningTask(TaskType):
         spec = ctx.spec
         ids = row_ids(ctx)
         references = {
-            rid: as_text_list(row[spec.columns["references"]], "references", rid)
+            rid: as_text_list(
+                row[spec.columns["references"]], "references", rid, ctx.options.text_separator
+            )
             for rid, row in zip(ids, ctx.table.rows, strict=True)
         }
         items = [

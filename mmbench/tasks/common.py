@@ -54,15 +54,46 @@ def visual_items(ctx: TaskContext, role: str, ids: Sequence[str], sampling: Fram
     return items
 
 
-def as_text_list(value: Any, what: str, rid: str) -> list[str]:
-    """A cell holding one string or a list of strings, as a non-empty list."""
+# Keys under which datasets nest the text of a caption or answer (COCO "raw", VQAv2 "answer").
+TEXT_KEYS = ("raw", "answer", "caption", "text")
+
+
+def as_text_list(value: Any, what: str, rid: str, separator: str | None = None) -> list[str]:
+    """A cell holding one string, a list of strings, or dicts with a text key, as a list.
+
+    With `separator`, a single string holding several texts (the webdataset `txt` convention:
+    one caption per line) is split on it and empty pieces are dropped.
+    """
     if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict) and "raw" in value:
-        return [str(value["raw"])]
-    if isinstance(value, (list, tuple)) and value:
-        return [str(v["raw"]) if isinstance(v, dict) and "raw" in v else str(v) for v in value]
-    raise MMBenchError(f"row {rid}: {what} must be a string or a non-empty list of strings")
+        # "\n" means "one per line" whatever the line ending, as str.splitlines does.
+        texts = (
+            value.splitlines()
+            if separator == "\n"
+            else value.split(separator)
+            if separator
+            else [value]
+        )
+    elif isinstance(value, dict):
+        texts = [_text_of(value, what, rid)]
+    elif isinstance(value, (list, tuple)):
+        texts = [_text_of(v, what, rid) if isinstance(v, dict) else str(v) for v in value]
+    else:
+        texts = []
+    texts = [t.strip() for t in texts] if separator else texts
+    texts = [t for t in texts if t] if separator else texts
+    if not texts:
+        raise MMBenchError(f"row {rid}: {what} must be a string or a non-empty list of strings")
+    return texts
+
+
+def _text_of(cell: dict[str, Any], what: str, rid: str) -> str:
+    for key in TEXT_KEYS:
+        if key in cell:
+            return str(cell[key])
+    raise MMBenchError(
+        f"row {rid}: {what} holds dicts without a text key ({', '.join(TEXT_KEYS)});"
+        " map a column of plain strings"
+    )
 
 
 def bootstrap_means(

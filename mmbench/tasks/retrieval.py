@@ -44,6 +44,8 @@ METRICS = {
 @dataclass(frozen=True)
 class RetrievalOptions(VideoOptions):
     chunk_size: int = 1024
+    #: split a single-string caption cell on this (e.g. "\n" for webdataset `txt` cells)
+    text_separator: str | None = None
 
 
 class RetrievalTask(TaskType):
@@ -78,7 +80,7 @@ class RetrievalTask(TaskType):
         role = _visual_role(spec.columns, spec.name)
         ids = row_ids(ctx)
         captions = [
-            as_text_list(row[spec.columns["texts"]], "texts", rid)
+            as_text_list(row[spec.columns["texts"]], "texts", rid, options.text_separator)
             for rid, row in zip(ids, ctx.table.rows, strict=True)
         ]
         visual = ctx.engine.run(
