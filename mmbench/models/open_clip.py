@@ -1,0 +1,259 @@
+"""`open_clip:` model adapters (optional extra: ``pip install 'mmbench[open_clip]'``).
+
+URI forms (``spec`` is the URI without ``open_clip:``)::
+
+    open_clip:ViT-B-32/laion2b_s34b_b79k      an architecture and one of its pretrained tags
+    open_clip:ViT-B-32/path/to/weights.pt     an architecture and a local checkpoint file
+    open_clip:hf-hub:timm/ViT-B-16-SigLIP     a model published on the hub in open_clip format
+
+Uses only open_clip's public API: `create_model_and_transforms`, `get_tokenizer`,
+`list_pretrained`, `model.encode_image`, `model.encode_text`. open_clip and torch are imported
+when a model is loaded, never at module import.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.models.base import (
+    ENCODE_IMAGES,
+    ENCODE_TEXTS,
+    ENCODE_VIDEOS,
+    FramesPreprocessor,
+    ModelAdapter,
+    ModelOptions,
+    Preprocessor,
+    resolve_device,
+)
+from mmbench.models.hf import (
+    MICRO_BATCH,
+    dtype_name,
+    file_sha256,
+    resolve_dtype,
+    run_fixed_chunks,
+    stable_hash,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+ADAPTER_VERSION = 1
+_PRECISION = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+_LIST_HINT = "python -c 'import open_clip; print(open_clip.{}())'"
+_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+
+
+def _import_open_clip(uri: str) -> Any:
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise MMBenchError(
+            f"model {uri!r} needs the optional open_clip package, which is not installed"
+            f" ({exc.__class__.__name__}: {exc}); pip install 'mmbench[open_clip]'"
+        ) from exc
+    return open_clip
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split 'ARCH/PRETRAINED' (or 'hf-hub:org/name') into (model name, pretrained or None)."""
+    spec = spec.strip()
+    if spec.startswith("hf-hub:"):
+        if len(spec) <= len("hf-hub:"):
+            raise MMBenchError("open_clip:hf-hub: needs a repository, e.g. hf-hub:org/name")
+        return spec, None
+    arch, sep, pretrained = spec.partition("/")
+    if not arch or not sep or not pretrained:
+        raise MMBenchError(
+            f"model 'open_clip:{spec}' needs an architecture and weights, written"
+            " open_clip:ARCH/PRETRAINED (e.g. open_clip:ViT-B-32/laion2b_s34b_b79k) or"
+            " open_clip:ARCH/path/to/checkpoint.pt"
+        )
+    return arch, pretrained
+
+
+def _is_checkpoint_path(pretrained: str) -> bool:
+    return (
+        pretrained.endswith(_CHECKPOINT_SUFFIXES)
+        or pretrained.startswith(("/", "./", "../", "~"))
+        or os.path.isfile(pretrained)
+    )
+
+
+@dataclass(frozen=True)
+class OpenClipImagePreprocessor:
+    """One PIL image -> the model's eval transform output ([3, H, W]); collate stacks."""
+
+    transform: Any
+
+    def __call__(self, image: Any) -> Any:
+        if getattr(image, "mode", "RGB") != "RGB":
+            image = image.convert("RGB")
+        return self.transform(image)
+
+    def collate(self, features: list[Any]) -> Any:
+        import torch
+
+        return torch.stack(list(features))
+
+
+@dataclass(frozen=True)
+class OpenClipTextPreprocessor:
+    """One text -> token ids at the tokenizer's fixed context length; collate stacks."""
+
+    tokenizer: Any
+
+    def __call__(self, text: str) -> Any:
+        return self.tokenizer([text])[0]
+
+    def collate(self, features: list[Any]) -> Any:
+        import torch
+
+        return torch.stack(list(features))
+
+
+class OpenClipAdapter(ModelAdapter):
+    """An OpenCLIP dual encoder."""
+
+    capabilities = frozenset({ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS})
+
+    def __init__(
+        self,
+        spec: str,
+        model: Any,
+        transform: Any,
+        tokenizer: Any,
+        device: str,
+        dtype: Any,
+        weights_id: dict[str, Any],
+        version: str,
+    ) -> None:
+        self.uri = f"open_clip:{spec}"
+        self.spec = spec
+        self.model = model
+        self._device = device
+        self.dtype = dtype
+        self.weights_id = weights_id
+        self.open_clip_version = version
+        self._image_pre = OpenClipImagePreprocessor(transform)
+        self._text_pre = OpenClipTextPreprocessor(tokenizer)
+        self._fingerprint = stable_hash(
+            {
+                "adapter": "open_clip",
+                "version": ADAPTER_VERSION,
+                "open_clip": version,
+                "weights": weights_id,
+                "dtype": dtype_name(dtype),
+                "transform": repr(transform),
+                "tokenizer": type(tokenizer).__name__,
+                "context_length": getattr(tokenizer, "context_length", None),
+                "micro_batch": MICRO_BATCH,
+            }
+        )
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": "open_clip",
+            "open_clip_version": self.open_clip_version,
+            **self.weights_id,
+            "dtype": dtype_name(self.dtype),
+            "device": self.device,
+            "micro_batch": MICRO_BATCH,
+        }
+
+    def preprocessor(self, capability: str) -> Preprocessor:
+        if capability == ENCODE_IMAGES:
+            return self._image_pre
+        if capability == ENCODE_TEXTS:
+            return self._text_pre
+        if capability == ENCODE_VIDEOS:
+            return FramesPreprocessor(self._image_pre)
+        self.require(capability, "?")
+        raise AssertionError("unreachable")
+
+    def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        pixels = batch.to(self.device, self.dtype)
+        with torch.inference_mode():
+            return run_fixed_chunks(
+                lambda c: self.model.encode_image(c["x"]), {"x": pixels}
+            ).float()
+
+    def encode_texts(self, batch: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        tokens = batch.to(self.device)
+        with torch.inference_mode():
+            return run_fixed_chunks(lambda c: self.model.encode_text(c["x"]), {"x": tokens}).float()
+
+
+def load(spec: str, options: ModelOptions) -> ModelAdapter:
+    """Entry point of the `open_clip:` scheme (see `mmbench.models.SCHEMES`)."""
+    uri = f"open_clip:{spec}"
+    model_name, pretrained = parse_spec(spec)
+    open_clip = _import_open_clip(uri)
+    version = str(getattr(open_clip, "__version__", "unknown"))
+    weights_id: dict[str, Any] = {"model": model_name}
+    if pretrained is None:
+        weights_id["pretrained"] = None
+    elif _is_checkpoint_path(pretrained):
+        path = Path(pretrained).expanduser().resolve()
+        if not path.is_file():
+            raise MMBenchError(
+                f"checkpoint {path} of model {uri!r} does not exist; pass an existing file or"
+                f" a pretrained tag (see {_LIST_HINT.format('list_pretrained')})"
+            )
+        pretrained = str(path)
+        weights_id.update(checkpoint=path.name, checkpoint_sha256=file_sha256(path))
+    else:
+        known = [tuple(p) for p in _list_pretrained(open_clip)]
+        if known and (model_name, pretrained) not in known:
+            archs = sorted({a for a, _ in known})
+            if model_name not in archs:
+                raise MMBenchError(
+                    f"open_clip has no architecture {model_name!r}"
+                    f"{did_you_mean(model_name, archs)}; list them with"
+                    f" {_LIST_HINT.format('list_models')}"
+                )
+            tags = sorted(t for a, t in known if a == model_name)
+            raise MMBenchError(
+                f"open_clip has no pretrained weights {pretrained!r} for {model_name}"
+                f"{did_you_mean(pretrained, tags)}; known: {', '.join(tags)}"
+            )
+        weights_id["pretrained"] = pretrained
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+    try:
+        model, _, transform = open_clip.create_model_and_transforms(
+            model_name,
+            pretrained=pretrained,
+            precision=_PRECISION[dtype_name(dtype)],
+            device=device,
+        )
+    except (RuntimeError, OSError, ValueError) as exc:
+        text = " ".join(str(exc).split())[:240]
+        raise MMBenchError(
+            f"open_clip cannot create model {uri!r} ({type(exc).__name__}: {text}); check the"
+            " architecture and weights, your network for downloads, or pass a local checkpoint"
+        ) from exc
+    model.eval()
+    tokenizer = open_clip.get_tokenizer(model_name)
+    return OpenClipAdapter(spec, model, transform, tokenizer, device, dtype, weights_id, version)
+
+
+def _list_pretrained(open_clip: Any) -> list[Any]:
+    try:
+        return list(open_clip.list_pretrained())
+    except Exception:
+        return []
