@@ -12,7 +12,7 @@ from typing import Any
 _EXPORTS = {
     "tokenize_ptb": "mmbench.metrics.ptb_tokenizer",
     "caption_scores": "mmbench.metrics.captioning",
-    "bleu": "mmbench.metrics.bleu",
+    "bleu": "mmbench.metrics.bleu_score",
     "rouge_l": "mmbench.metrics.rouge",
     "cider_d": "mmbench.metrics.cider",
     "retrieval_recall": "mmbench.metrics.retrieval",
