@@ -212,10 +212,10 @@ class Engine:
                         return {"done": done, "failed": failed}
                 position += len(chunk)
             except _OutOfMemory:
-                if batch_size == 1:
+                if self.config.batch_size is not None or batch_size == 1:
                     raise MMBenchError(
-                        "the model ran out of accelerator memory with batch size 1; use a smaller"
-                        " --dtype (bfloat16) or a larger device"
+                        f"the model ran out of accelerator memory at batch size {batch_size}; pass"
+                        " --batch-size auto (or a smaller N), a lower --dtype, or a larger device"
                     ) from None
                 finished = {i for i, _, _ in done} | set(failed)
                 indices = [i for i in indices if i not in finished]

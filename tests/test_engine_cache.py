@@ -13,7 +13,7 @@ from mmbench.cache import OutputCache, cache_key
 from mmbench.data.items import ImageItem, TextItem
 from mmbench.data.media import MediaRef
 from mmbench.engine import Engine, EngineConfig
-from mmbench.errors import MediaError
+from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS
 
 TEXTS = [f"caption number {i}" for i in range(23)]
@@ -101,3 +101,21 @@ def test_bad_media_fails_by_default_and_is_skipped_on_request(
     out = engine(counting_adapter, tmp_path, on_error="skip").run(ENCODE_IMAGES, items)
     assert set(out.failed) == {1} and out.outputs[1] is None
     assert out.outputs[0] is not None and out.outputs[2] is not None
+
+
+def test_auto_batch_size_backs_off_on_out_of_memory(counting_adapter) -> None:
+    original = counting_adapter.encode_texts
+
+    def limited(batch):
+        if len(batch) > 4:
+            raise torch.OutOfMemoryError("pretend the device is full")
+        return original(batch)
+
+    counting_adapter.encode_texts = limited
+    auto = engine(counting_adapter, batch_size=None)
+    out = auto.run(ENCODE_TEXTS, [TextItem(t) for t in TEXTS])
+    assert auto.stats.batch_size == 4
+    assert torch.equal(out.stacked(range(len(TEXTS))), original(TEXTS))
+    fixed = engine(counting_adapter, batch_size=8)
+    with pytest.raises(MMBenchError, match="out of accelerator memory at batch size 8"):
+        fixed.run(ENCODE_TEXTS, [TextItem(t) for t in TEXTS])
