@@ -17,14 +17,18 @@ _EXPORTS = {
     "cider_d": "mmbench.metrics.cider",
     "retrieval_recall": "mmbench.metrics.retrieval",
     "retrieval_ranks": "mmbench.metrics.retrieval",
+    "recall_from_ranks": "mmbench.metrics.retrieval",
+    "best_positive_ranks": "mmbench.metrics.retrieval",
     "vqa_accuracy": "mmbench.metrics.vqa",
     "normalize_vqa_answer": "mmbench.metrics.vqa",
     "exact_match": "mmbench.metrics.vqa",
     "classification_accuracy": "mmbench.metrics.classification",
     "mean_per_class_recall": "mmbench.metrics.classification",
+    "class_ranks": "mmbench.metrics.classification",
     "clip_score": "mmbench.metrics.clipscore",
     "ref_clip_score": "mmbench.metrics.clipscore",
     "bootstrap_ci": "mmbench.metrics.bootstrap",
+    "bootstrap_ci_indices": "mmbench.metrics.bootstrap",
 }
 
 __all__ = sorted(_EXPORTS)
