@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +25,12 @@ __all__ = [
     "Corpus",
     "NgramTable",
     "encode",
+    "encode_ids",
     "encode_strings",
     "ngram_tables",
     "regular_spacing",
+    "running_count",
+    "spread",
     "token_inputs",
     "validate",
 ]
@@ -77,15 +80,16 @@ class NgramTable:
     """Counts of the n-grams of one order n, one row per distinct (n-gram, caption) pair.
 
     Rows are sorted by n-gram id, then caption index, so they form runs ("groups") of equal
-    (n-gram, image), each starting with the prediction's row when the prediction has the n-gram.
+    (n-gram, image), the prediction's row first when the prediction has the n-gram.
     """
 
-    gram: np.ndarray  # dense n-gram id (0..n_grams-1)
-    caption: np.ndarray  # caption index
+    caption: np.ndarray  # caption index of each row
     count: np.ndarray  # occurrences of the n-gram in the caption (term frequency)
-    group_start: np.ndarray  # int64 row index where each (n-gram, image) group starts
+    group: np.ndarray  # (n-gram, image) group of each row
+    group_gram: np.ndarray  # dense n-gram id of each group (0..n_grams-1)
     group_image: np.ndarray  # image of each group
-    group_has_pred: np.ndarray  # bool: the group's first row is the prediction's
+    pred_count: np.ndarray  # occurrences in the image's prediction (0 if none), per group
+    max_ref_count: np.ndarray  # most occurrences in any one of the image's references, per group
     n_grams: int
 
 
@@ -184,9 +188,7 @@ def encode_strings(predictions: Sequence[str], references: Sequence[Sequence[str
     return _corpus(" ".join(captions).split(" "), lengths + 1, references)
 
 
-_OTHER_WHITESPACE = re.compile(
-    "[" + "".join(re.escape(chr(c)) for c in range(0x3001) if chr(c).isspace() and c != 32) + "]"
-)
+_OTHER_WHITESPACE = re.compile(r"[^\S ]")  # whitespace (str.isspace) other than a space
 
 
 def regular_spacing(captions: Sequence[str]) -> bool:
@@ -204,22 +206,85 @@ def regular_spacing(captions: Sequence[str]) -> bool:
     )
 
 
-def _corpus(flat: list[str], lengths: np.ndarray, references: Sequence[Sequence[object]]) -> Corpus:
+def encode_ids(
+    predictions: tuple[np.ndarray, np.ndarray],
+    references: tuple[np.ndarray, np.ndarray],
+    refs_per_image: np.ndarray,
+    vocab_size: int,
+) -> Corpus:
+    """Like `encode` for captions already turned into token ids.
+
+    `predictions` is (ids of all predictions' tokens, tokens per prediction), `references` the
+    same for all references, image by image; token ids are below `vocab_size`.
+    """
+    pred_ids, pred_lengths = predictions
+    ref_ids, ref_lengths = references
+    is_pred = _prediction_mask(refs_per_image)
+    lengths = np.empty(len(is_pred), dtype=np.int64)
+    lengths[is_pred] = pred_lengths
+    lengths[~is_pred] = ref_lengths
+    starts = _starts(lengths)
+    ids = np.empty(starts[-1], dtype=np.int64)
+    ids[spread(starts[:-1][is_pred], pred_lengths)] = pred_ids
+    ids[spread(starts[:-1][~is_pred], ref_lengths)] = ref_ids
+    image = np.repeat(np.arange(len(refs_per_image), dtype=np.int64), refs_per_image + 1)
+    return Corpus(
+        _by_first_use(ids, vocab_size), starts, image, is_pred, refs_per_image, max(vocab_size, 1)
+    )
+
+
+def _by_first_use(ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Renumber token ids by first occurrence, as `encode` numbers tokens.
+
+    The numbering orders the n-gram tables, hence the order in which floating-point sums add
+    up: this way scores depend on the captions alone, to the last bit, and not on the ids that
+    a caller's vocabulary happened to give.
+    """
+    first = np.full(vocab_size, len(ids), dtype=np.int64)
+    np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
+    used = np.flatnonzero(first < len(ids))
+    renumber = np.empty(vocab_size, dtype=np.int64)
+    renumber[used[np.argsort(first[used])]] = np.arange(len(used), dtype=np.int64)
+    return renumber[ids]
+
+
+def spread(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices starts[c] + j for j < lengths[c], caption after caption."""
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(
+        offsets[-1] + lengths[-1] if len(lengths) else 0
+    )
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
+    return starts
+
+
+def _prediction_mask(refs_per_image: np.ndarray) -> np.ndarray:
+    """Captions are laid out image by image, prediction first: which captions are predictions."""
+    per_image = refs_per_image + 1
+    is_pred = np.zeros(int(per_image.sum()), dtype=bool)
+    is_pred[np.cumsum(per_image) - per_image] = True
+    return is_pred
+
+
+def _corpus(flat: list[str], lengths: np.ndarray, references: Sequence[Sequence[object]]) -> Corpus:
     # One C-speed pass: a token's id is the index of its first occurrence (unique, not dense).
     vocab: dict[str, int] = {}
     ids = np.fromiter(map(vocab.setdefault, flat, itertools.count()), np.int64, len(flat))
     n_refs = np.fromiter(map(len, references), dtype=np.int64, count=len(references))
-    per_image = n_refs + 1
-    image = np.repeat(np.arange(len(references), dtype=np.int64), per_image)
-    is_pred = np.zeros(len(lengths), dtype=bool)
-    is_pred[np.concatenate(([0], np.cumsum(per_image)[:-1])).astype(np.int64)] = True
-    return Corpus(ids, starts, image, is_pred, n_refs, max(len(flat), 1))
+    image = np.repeat(np.arange(len(references), dtype=np.int64), n_refs + 1)
+    starts = _starts(lengths)
+    return Corpus(ids, starts, image, _prediction_mask(n_refs), n_refs, max(len(flat), 1))
 
 
-def ngram_tables(corpus: Corpus, max_n: int = 4) -> list[NgramTable]:
-    """Count the 1..max_n-grams of every caption; element n-1 of the result is order n.
+def ngram_tables(corpus: Corpus, max_n: int = 4) -> Iterator[NgramTable]:
+    """Count the 1..max_n-grams of every caption, yielding the table of each order n in turn.
+
+    One table at a time: a caller that uses each table and drops it before taking the next keeps
+    one in memory, not max_n (fresh memory is expensive: every new page is a page fault).
 
     Each order needs one sort: an n-gram is identified by (id of its (n-1)-gram prefix, last
     token), packed with its position into one int64 so that a plain value sort (much faster than
@@ -229,23 +294,26 @@ def ngram_tables(corpus: Corpus, max_n: int = 4) -> list[NgramTable]:
     total = len(ids)
     caption_of = np.repeat(np.arange(corpus.n_captions, dtype=np.int64), corpus.lengths)
     # Tokens from each position to the end of its caption: an n-gram starts where room >= n.
-    room = corpus.starts[1:][caption_of] - np.arange(total, dtype=np.int64)
+    room = corpus.starts[1:][caption_of]
+    room -= np.arange(total, dtype=np.int64)
     prefix = np.zeros(total, dtype=np.int64)  # dense id of the (n-1)-gram starting at each position
     n_prefix = 1
-    tables = []
     for n in range(1, max_n + 1):
         positions = np.flatnonzero(room >= n)
-        keys = prefix[positions] * corpus.vocab_size + ids[positions + (n - 1)]
+        keys = prefix[positions]
+        keys *= corpus.vocab_size
+        keys += ids[n - 1 :][positions]  # the n-gram's last token
         keys, positions = _sort_by_key(keys, positions, n_prefix * corpus.vocab_size)
         new_gram = np.empty(len(keys), dtype=bool)
         new_gram[:1] = True
         np.not_equal(keys[1:], keys[:-1], out=new_gram[1:])
-        gram = np.cumsum(new_gram) - 1
+        del keys
+        gram = running_count(new_gram)
+        gram -= 1
         if n < max_n:
             prefix[positions] = gram
         n_prefix = int(gram[-1]) + 1 if len(gram) else 1
-        tables.append(_table(corpus, gram, caption_of[positions], new_gram, n_prefix))
-    return tables
+        yield _table(corpus, gram, caption_of[positions], new_gram, n_prefix)
 
 
 def _table(
@@ -254,32 +322,60 @@ def _table(
     """Collapse sorted (gram, caption) occurrences into counted rows and (gram, image) groups."""
     # Within one n-gram the positions, hence the captions, are ascending: a row per run.
     new_row = new_gram.copy()
-    np.logical_or(new_row[1:], caption[1:] != caption[:-1], out=new_row[1:])
+    new_row[1:] |= caption[1:] != caption[:-1]
     rows = np.flatnonzero(new_row)
-    count = np.diff(rows, append=len(gram))
-    gram, caption = gram[rows], caption[rows]
+    count = np.empty(len(rows), dtype=np.int64)
+    np.subtract(rows[1:], rows[:-1], out=count[:-1])
+    count[-1:] = len(gram) - rows[-1:]
+    caption = caption[rows]
     image = corpus.image[caption]
     new_group = new_gram[rows]
-    np.logical_or(new_group[1:], image[1:] != image[:-1], out=new_group[1:])
+    new_group[1:] |= image[1:] != image[:-1]
     group_start = np.flatnonzero(new_group)
+    group = running_count(new_group)
+    group -= 1
+    # A group holds at most one prediction row, its first; the others are references'. Their
+    # maximum is taken with the prediction rows' counts set aside (not copied: fresh memory
+    # costs page faults).
+    has_pred = corpus.is_pred[caption[group_start]]
+    pred_count = count[group_start] * has_pred
+    pred_rows = group_start[has_pred]
+    count[pred_rows] = 0
+    max_ref_count = np.zeros(len(group_start), dtype=np.int64)
+    np.maximum.at(max_ref_count, group, count)
+    count[pred_rows] = pred_count[has_pred]
     return NgramTable(
-        gram=gram,
         caption=caption,
         count=count,
-        group_start=group_start,
+        group=group,
+        group_gram=gram[rows[group_start]],
         group_image=image[group_start],
-        group_has_pred=corpus.is_pred[caption[group_start]],
+        pred_count=pred_count,
+        max_ref_count=max_ref_count,
         n_grams=n_grams,
     )
+
+
+def running_count(flags: np.ndarray) -> np.ndarray:
+    """np.cumsum of a bool array as int64, without numpy's slow bool-to-int64 accumulation."""
+    out = flags.astype(np.int64)
+    return np.cumsum(out, out=out)
 
 
 def _sort_by_key(
     keys: np.ndarray, positions: np.ndarray, key_bound: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sort positions by key (ties by position); return (sorted keys, sorted positions)."""
+    """Sort positions by key (ties by position); return (sorted keys, sorted positions).
+
+    Works in place on both arrays, which the caller gives up.
+    """
     shift = max(int(positions[-1]).bit_length(), 1) if len(positions) else 1
     if key_bound.bit_length() + shift <= 63:
-        packed = np.sort((keys << shift) | positions)
-        return packed >> shift, packed & ((1 << shift) - 1)
+        keys <<= shift
+        keys |= positions
+        keys.sort()
+        np.bitwise_and(keys, (1 << shift) - 1, out=positions)
+        keys >>= shift
+        return keys, positions
     order = np.argsort(keys, kind="stable")  # huge corpora: slower but still exact
     return keys[order], positions[order]

@@ -10,9 +10,11 @@ This module reproduces it exactly without a JVM:
 * the DFA (character classes, transitions, accepting states, action numbers) is *read at run time*
   from the PTBLexer.class inside the jar that ships with the installed pycocoevalcap package, so
   every character class and every longest-match decision is the jar's own (no hand-written
-  regular expressions that could drift from it, and no copy of the jar's tables in this repo);
+  regular expressions that could drift from it, and no copy of the jar's tables in this repo; the
+  decoded tables are kept in the user's cache, see `load_tables`);
 * the JFlex 1.4.3 scanning loop, including its "general lookahead" (trailing context) algorithm,
-  is re-implemented below;
+  is re-implemented below (`scan`), and run with numpy on many words at once for the common
+  case of a word that is one token (`single_tokens`);
 * the 54 actions are re-implemented from the class file's bytecode, specialised to the options
   PTBTokenizer's command line uses (`tokenizeNLs` from -preserveLines; every other option at its
   3.4.1 default: ptb3Escaping-style normalisation, americanize=false, splitAssimilations=true,
@@ -24,14 +26,16 @@ Text is handled as UTF-16 code units, like Java: a character outside the Basic M
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import os
 import re
 import struct
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -47,20 +51,38 @@ _CLASS_CRC = 0x3A2D8529
 _START_STATE = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LexerTables:
-    """The JFlex tables of PTBLexer, unpacked exactly as its static initialiser does."""
+    """The JFlex tables of PTBLexer, unpacked as its static initialiser does, ready to scan."""
 
-    cmap: list[int]  # UTF-16 code unit -> character class
+    cmap: bytes  # UTF-16 code unit -> character class (PTBLexer has 125 classes: one byte each)
     action: list[int]  # DFA state -> action number (0 = none)
-    rowmap: list[int]  # DFA state -> offset of its row in `trans`
-    trans: list[int]  # rowmap[state] + class -> next state, -1 = no transition
     attr: list[int]  # DFA state -> bit 1: accepting, bit 8: no outgoing transitions
-    ascii_classes: bytes  # bytes.translate table: ASCII code -> character class (classes < 256)
-    # rows[state][class] == trans[rowmap[state] + class], plus a last column END (-1 everywhere)
-    # that the scanner appends to its input, so running out of text is one more dead end.
-    rows: list[list[int]]
+    # trans[state, class] = next state, -1 = none; plus a last column END (-1 everywhere) that
+    # the scanners append to their input, so running out of text is one more dead end, and a
+    # last row of -1, so that numpy, which reads index -1 as the last row, keeps -1 dead.
+    trans: np.ndarray
+    rows: _Rows  # rows[state] == trans[state].tolist(), made on first use
+    # DFA state -> accepting, with an action that emits ASCII text as is (False at index -1).
+    verbatim: np.ndarray
+    ascii_classes: bytes  # bytes.translate table: ASCII code -> character class
     end_class: int
+
+
+class _Rows(dict):
+    """DFA state -> its row of `trans` as a list, made when a scan first reaches the state.
+
+    The scanner reads transitions one at a time, which is fastest from lists; captions visit a
+    few hundred of the 4,058 states, so turning all rows into lists up front would be waste.
+    """
+
+    def __init__(self, trans: np.ndarray) -> None:
+        super().__init__()
+        self._trans = trans
+
+    def __missing__(self, state: int) -> list[int]:
+        row = self[state] = self._trans[state].tolist()
+        return row
 
 
 def find_jar() -> Path:
@@ -80,26 +102,75 @@ def find_jar() -> Path:
 def _read_member(jar: Path) -> bytes:
     """The bytes of PTBLexer.class inside the jar.
 
-    Found through its local file header (a jar has ~2,700 entries and zipfile parses the whole
-    central directory first); zipfile is the fallback for anything unusual.
+    Located through the zip's central directory, so that only the directory (at the end of the
+    file) and the member are read, not the whole 6 MB jar; zipfile, which also parses all ~2,700
+    directory entries, is the fallback for anything unusual.
     """
-    name = _CLASS_MEMBER.encode()
     try:
-        raw = jar.read_bytes()
-        at = raw.find(name)
-        header = at - 30
-        if at > 0 and raw[header : header + 4] == b"PK\x03\x04":
-            # local file header: version, flags, method, time, date, crc, sizes, name/extra lengths
-            flags, method, _, _, _, size, _, name_len, extra_len = struct.unpack_from(
-                "<HHHHIIIHH", raw, header + 6
-            )
-            start = header + 30 + name_len + extra_len
-            if method == 8 and not flags & 0x08 and size:
-                return zlib.decompress(raw[start : start + size], -15)
+        with jar.open("rb") as f:
+            entry = _directory_entry(f)
+            data = None if entry is None else _read_entry(f, entry)
+    except (OSError, zlib.error, struct.error) as exc:
+        raise _unreadable(jar, exc) from exc
+    return data if data is not None else _member_with_zipfile(jar)
+
+
+class _Entry(NamedTuple):
+    crc: int  # CRC-32 of the uncompressed member, as the directory records it
+    method: int  # 0 stored, 8 deflated
+    size: int  # compressed size
+    offset: int  # of the member's local header
+
+
+def _directory_entry(f: BinaryIO) -> _Entry | None:
+    """PTBLexer.class's entry in the central directory of an open zip file, or None where the
+    layout is not the plain one (then zipfile reads the member)."""
+    name = _CLASS_MEMBER.encode()
+    size = f.seek(0, os.SEEK_END)
+    tail_size = min(size, 22 + 0xFFFF)  # end-of-directory record (22 bytes) + comment (<64 KiB)
+    f.seek(size - tail_size)
+    tail = f.read(tail_size)
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(tail):
+        return None
+    directory_size, directory_offset = struct.unpack_from("<II", tail, end + 12)
+    f.seek(directory_offset)
+    directory = f.read(directory_size)
+    at = directory.find(name) - 46  # the name follows a 46-byte directory header
+    if at < 0 or directory[at : at + 4] != b"PK\x01\x02":
+        return None
+    flags, method, _, _, crc, compressed, _, name_length = struct.unpack_from(
+        "<HHHHIIIH", directory, at + 8
+    )
+    (offset,) = struct.unpack_from("<I", directory, at + 42)
+    if name_length != len(name) or flags & 1 or method not in (0, 8) or compressed == 0xFFFFFFFF:
+        return None  # another name that ends like ours, encrypted, another method, or zip64
+    return _Entry(crc, method, compressed, offset)
+
+
+def _read_entry(f: BinaryIO, entry: _Entry) -> bytes | None:
+    f.seek(entry.offset)
+    header = f.read(30)
+    if header[:4] != b"PK\x03\x04":
+        return None
+    name_length, extra_length = struct.unpack_from("<HH", header, 26)
+    f.seek(entry.offset + 30 + name_length + extra_length)
+    raw = f.read(entry.size)
+    return zlib.decompress(raw, -15) if entry.method == 8 else raw
+
+
+def _member_with_zipfile(jar: Path) -> bytes:
+    import zipfile  # only for unusual jars: importing it costs ~10 ms
+
+    try:
         with zipfile.ZipFile(jar) as zf:
             return zf.read(_CLASS_MEMBER)
-    except (OSError, KeyError, zlib.error, struct.error, zipfile.BadZipFile) as exc:
-        raise MMBenchError(f"PTB tokenizer cannot read {_CLASS_MEMBER} from {jar}: {exc}") from exc
+    except (OSError, KeyError, zlib.error, zipfile.BadZipFile) as exc:
+        raise _unreadable(jar, exc) from exc
+
+
+def _unreadable(jar: Path, exc: Exception) -> MMBenchError:
+    return MMBenchError(f"PTB tokenizer cannot read {_CLASS_MEMBER} from {jar}: {exc}")
 
 
 def _java_utf8(raw: bytes) -> str:
@@ -153,27 +224,86 @@ def _constant_strings(data: bytes) -> dict[str, str]:
 
 
 def _pairs(packed: str) -> tuple[np.ndarray, np.ndarray]:
-    units = np.frombuffer(packed.encode("utf-16-le", "surrogatepass"), dtype="<u2").astype(np.int64)
+    units = np.frombuffer(packed.encode("utf-16-le", "surrogatepass"), dtype="<u2")
     return units[0::2], units[1::2]
 
 
-def _unpack_rle(packed: str, delta: int = 0) -> list[int]:
+def _unpack_rle(packed: str, delta: int = 0) -> np.ndarray:
     """JFlex's zzUnpackAction/Attribute/Trans/CMap: (count, value) pairs, value shifted by delta."""
     counts, values = _pairs(packed)
-    # Python lists, not arrays: the scanner indexes them one element at a time.
-    return np.repeat(values + delta, counts).tolist()
+    # int16 holds every value (states, actions, classes, attributes < 2**15) and is quick to copy.
+    return np.repeat(values.astype(np.int16) + np.int16(delta), counts)
 
 
-def _unpack_rowmap(packed: str) -> list[int]:
+def _unpack_rowmap(packed: str) -> np.ndarray:
     """JFlex's zzUnpackRowMap: each entry is two UTF-16 units, high word first."""
     high, low = _pairs(packed)
-    return ((high << 16) | low).tolist()
+    return (high.astype(np.int32) << 16) | low
 
 
 @functools.lru_cache(maxsize=1)
 def load_tables() -> LexerTables:
-    """Read and unpack the DFA of PTBLexer from the jar (about 0.1 s, once per process)."""
+    """The DFA of PTBLexer, decoded from the jar once and then kept in the user's cache.
+
+    Decoding the class's run-length-encoded tables takes ~20 ms; the result is saved under
+    $MMBENCH_CACHE (default ~/.cache/mmbench) and reloaded in ~1 ms by later processes, as long
+    as the jar's directory records the class this module was written for (its CRC-32).
+    """
     jar = find_jar()
+    cached = _cache_path()
+    packed = _load_packed(cached) if _recorded_crc(jar) == _CLASS_CRC else None
+    if packed is None:
+        packed = _decode(jar)
+        _save_packed(cached, packed)
+    return _unpack_tables(packed)
+
+
+# Layout of the cache file: int16 [version, n_states, width, cmap (65536), action (n_states),
+# attr (n_states), trans ((n_states + 1) * width)]. Bump the version when the layout changes.
+_PACKED_VERSION = 2
+
+
+def _cache_path() -> Path:
+    # mmbench.cache.default_cache_dir, not imported: it pulls in sqlite3 (~0.1 s).
+    directory = os.environ.get("MMBENCH_CACHE") or Path.home() / ".cache" / "mmbench"
+    return Path(directory) / f"ptb_lexer_{_CLASS_CRC:08x}.i16"
+
+
+def _recorded_crc(jar: Path) -> int | None:
+    try:
+        with jar.open("rb") as f:
+            entry = _directory_entry(f)
+    except (OSError, struct.error):
+        return None
+    return None if entry is None else entry.crc
+
+
+def _load_packed(path: Path) -> np.ndarray | None:
+    """The cached tables, or None when missing or not what this version writes."""
+    try:
+        packed = np.fromfile(path, dtype="<i2")
+    except (OSError, ValueError):
+        return None
+    if len(packed) < 3 or packed[0] != _PACKED_VERSION:
+        return None
+    n_states, width = int(packed[1]), int(packed[2])
+    return packed if len(packed) == 3 + 0x10000 + 2 * n_states + (n_states + 1) * width else None
+
+
+def _save_packed(path: Path, packed: np.ndarray) -> None:
+    """Write the cache file atomically; the cache is only a speed-up, so failures are ignored."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        packed.astype("<i2").tofile(temporary)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def _decode(jar: Path) -> np.ndarray:
+    """Read and unpack the DFA of PTBLexer from the jar, in the cache file's layout."""
     data = _read_member(jar)
     if zlib.crc32(data) != _CLASS_CRC:
         raise MMBenchError(
@@ -188,26 +318,51 @@ def load_tables() -> LexerTables:
     rowmap = _unpack_rowmap(strings["ZZ_ROWMAP_PACKED_0"])
     trans = _unpack_rle(trans_packed, delta=-1)
     attr = _unpack_rle(strings["ZZ_ATTRIBUTE_PACKED_0"])
-    if len(cmap) != 0x10000 or not (len(action) == len(rowmap) == len(attr)):
+    n_classes = int(cmap.max()) + 1
+    if (
+        len(cmap) != 0x10000
+        or not (len(action) == len(rowmap) == len(attr) < 2**15)
+        or n_classes >= 256
+        or int(rowmap.max()) + n_classes > len(trans)
+    ):
         raise MMBenchError(f"PTB tokenizer could not unpack the DFA tables of {jar}")
-    ascii_classes = bytes(cmap[:128]) + bytes(128)
-    n_classes = max(cmap) + 1
-    distinct = {offset: [*trans[offset : offset + n_classes], -1] for offset in set(rowmap)}
-    rows = [distinct[offset] for offset in rowmap]
-    return LexerTables(cmap, action, rowmap, trans, attr, ascii_classes, rows, n_classes)
+    table = np.full((len(rowmap) + 1, n_classes + 1), -1, dtype=np.int16)
+    table[:-1, :n_classes] = trans[rowmap[:, None] + np.arange(n_classes, dtype=np.int32)]
+    header = np.array([_PACKED_VERSION, len(rowmap), n_classes + 1], dtype=np.int16)
+    return np.concatenate((header, cmap, action, attr, table.ravel()))
+
+
+def _unpack_tables(packed: np.ndarray) -> LexerTables:
+    n_states, width = int(packed[1]), int(packed[2])
+    cmap, action, attr, trans = np.split(packed[3:], np.cumsum([0x10000, n_states, n_states]))
+    trans = trans.reshape(n_states + 1, width)
+    classes = cmap.astype(np.uint8).tobytes()
+    verbatim = np.zeros(n_states + 1, dtype=bool)
+    verbatim[:-1] = (attr & 1 == 1) & np.isin(action, sorted(_VERBATIM))
+    return LexerTables(
+        cmap=classes,
+        action=action.tolist(),
+        attr=attr.tolist(),
+        trans=trans,
+        rows=_Rows(trans),
+        verbatim=verbatim,
+        ascii_classes=classes[:128] + bytes(128),
+        end_class=width - 1,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Token normalisations used by the actions (PTBLexer's private static helpers).
 
-_LEFT_SINGLE = re.compile("[\u0091\u2018\u201b\u2039]")
-_RIGHT_SINGLE = re.compile("[\u0092\u2019\u203a]")
-_LEFT_DOUBLE = re.compile("[\u0093\u201c\u00ab]")
-_RIGHT_DOUBLE = re.compile("[\u0094\u201d\u00bb]")
-_SINGLE = re.compile("&apos;|'")
-_DOUBLE = re.compile('"|&quot;')
+# Unicode quotes by shape, the last four replacements of PTBLexer.latexQuotes (disjoint sets).
+_UNICODE_QUOTES = str.maketrans(
+    dict.fromkeys("\u0091\u2018\u201b\u2039", "`")
+    | dict.fromkeys("\u0092\u2019\u203a", "'")
+    | dict.fromkeys("\u0093\u201c\u00ab", "``")
+    | dict.fromkeys("\u0094\u201d\u00bb", "''")
+)
 _AMP = re.compile("&amp;", re.IGNORECASE)
-_GENERIC_CURRENCY = re.compile("[\u0080\u00a4\u20a0\u20ac]")
+_GENERIC_CURRENCY = str.maketrans(dict.fromkeys("\u0080\u00a4\u20a0\u20ac", "$"))
 _FRACTIONS = (
     ("\u00bc", "1/4"),
     ("\u00bd", "1/2"),
@@ -219,14 +374,10 @@ _FRACTIONS = (
 
 def _latex_quotes(tok: str, probably_left: bool) -> str:
     """PTBLexer.latexQuotes: ASCII quotes become `` ` or ' '' by guessed side, Unicode by shape."""
-    if probably_left:
-        tok = _DOUBLE.sub("``", _SINGLE.sub("`", tok))
-    else:
-        tok = _DOUBLE.sub("''", _SINGLE.sub("'", tok))
-    tok = _LEFT_SINGLE.sub("`", tok)
-    tok = _RIGHT_SINGLE.sub("'", tok)
-    tok = _LEFT_DOUBLE.sub("``", tok)
-    return _RIGHT_DOUBLE.sub("''", tok)
+    single, double = ("`", "``") if probably_left else ("'", "''")
+    tok = tok.replace("&apos;", single).replace("'", single)
+    tok = tok.replace('"', double).replace("&quot;", double)
+    return tok.translate(_UNICODE_QUOTES)
 
 
 def _remove_soft_hyphens(tok: str) -> str:
@@ -239,7 +390,7 @@ def _remove_soft_hyphens(tok: str) -> str:
 def _normalize_currency(tok: str) -> str:
     """PTBLexer.normalizeCurrency: the lossy PTB3 mapping (cent sign -> cents, pound -> #, ...)."""
     tok = tok.replace("\u00a2", "cents").replace("\u00a3", "#")
-    return _GENERIC_CURRENCY.sub("$", tok)
+    return tok.translate(_GENERIC_CURRENCY)
 
 
 def _normalize_fractions(tok: str) -> str:
@@ -273,6 +424,43 @@ _PUSHBACK = {25: 1, 42: 2, 48: 2, 50: 3, 53: 4}
 _LOOKAHEAD = {24: (13, 14), 30: (3, 4), 40: (5, 6), 41: (16, 17), 43: (15, 14)}
 _LOOKAHEAD.update({44: (9, 10), 47: (7, 8), 49: (11, 12)})
 _TRAILING_SPACE = frozenset(" \t\n\u000b\u000c\r\u0085")
+# Actions that emit the matched text unchanged when it holds no soft hyphen (never in ASCII):
+# the plain ones and the word rules, whose only change is removing soft hyphens.
+_VERBATIM = _PLAIN | {6, 12, 29}
+_LONGEST_SINGLE = 64  # characters (unit and separator) that `single_tokens` runs in numpy
+
+
+def single_tokens(texts: list[str], t: LexerTables | None = None) -> np.ndarray:
+    """For ASCII texts, each a unit and one separator character: is the unit one token, its text?
+
+    True exactly when PTBLexer's longest match from the start of the unit is the whole unit,
+    the automaton stops at the separator without reading beyond it, and the rule's action emits
+    the text as is; `scan` would then give that one token whatever follows the separator. Most
+    caption words are such units: this runs the automaton on all of them at once, one character
+    position per numpy step, instead of one Python loop iteration per character. Texts longer
+    than _LONGEST_SINGLE are answered False (left to `scan`).
+    """
+    t = t or load_tables()
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    single = np.zeros(len(texts), dtype=bool)
+    short = np.flatnonzero(lengths <= _LONGEST_SINGLE)
+    if not len(short):
+        return single
+    columns = int(lengths[short].max())
+    padded = "".join(texts[i].ljust(columns) for i in short.tolist()).encode("ascii")
+    codes = np.frombuffer(padded.translate(t.ascii_classes), dtype=np.uint8).reshape(-1, columns)
+    trans, width = t.trans.ravel(), t.trans.shape[1]
+    # The units whose separator is in column k are by_length[ends[k] : ends[k + 1]].
+    by_length = np.argsort(lengths[short], kind="stable")
+    ends = np.searchsorted(lengths[short][by_length], np.arange(columns + 1), side="right")
+    state = np.full(len(short), _START_STATE, dtype=np.int64)
+    for k in range(columns):
+        nxt = trans[state * width + codes[:, k]].astype(np.int64)  # -1 stays -1: see `trans`
+        # At the separator the match must end: no transition, and the whole unit accepted.
+        done = by_length[ends[k] : ends[k + 1]]
+        single[short[done]] = (nxt[done] < 0) & t.verbatim[state[done]]
+        state = nxt
+    return single
 
 
 def _general_lookahead(
@@ -284,12 +472,12 @@ def _general_lookahead(
     backward automaton then walks back from the end of the match until it reaches a marked
     position where the remainder is a complete trailing context.
     """
-    trans, rowmap, attr = t.trans, t.rowmap, t.attr
+    rows, attr = t.rows, t.attr
     fin = [False] * (marked + 2)
     state, pos = forward, start
     while state != -1 and pos < marked:
         fin[pos] = attr[state] & 1 == 1
-        state = trans[rowmap[state] + codes[pos]]
+        state = rows[state][codes[pos]]
         pos += 1
     if state != -1:
         fin[pos] = attr[state] & 1 == 1
@@ -298,7 +486,7 @@ def _general_lookahead(
         pos -= 1
         if pos < start or state == -1:  # cannot happen with a consistent jar; never loop forever
             raise MMBenchError("PTB tokenizer lookahead failed; please report this caption")
-        state = trans[rowmap[state] + codes[pos]]
+        state = rows[state][codes[pos]]
     return pos
 
 

@@ -24,7 +24,7 @@ whitespace (see `mmbench.metrics.caption_scores`).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -53,13 +53,18 @@ def bleu(
     return scores, {k: row.tolist() for k, row in zip(ids, per_image, strict=True)}
 
 
-def bleu_arrays(corpus: Corpus, tables: list[NgramTable]) -> tuple[list[float], np.ndarray]:
-    """BLEU from precomputed n-gram tables: corpus scores and an (images, max_n) array."""
-    max_n = len(tables)
+def bleu_arrays(corpus: Corpus, tables: Iterable[NgramTable]) -> tuple[list[float], np.ndarray]:
+    """BLEU from the n-gram tables of orders 1..max_n: corpus scores, (images, max_n) array."""
+    return bleu_from_matches(corpus, [clipped_matches(corpus, table) for table in tables])
+
+
+def bleu_from_matches(corpus: Corpus, matches: list[np.ndarray]) -> tuple[list[float], np.ndarray]:
+    """`bleu_arrays` from each order's `clipped_matches`."""
+    max_n = len(matches)
     lengths = corpus.lengths
     test_len = lengths[corpus.pred_caption]
     ref_len = _closest_ref_length(corpus)
-    correct = np.stack([_clipped_matches(corpus, table) for table in tables], axis=1)
+    correct = np.stack(matches, axis=1)
     guess = np.maximum(test_len[:, None] - np.arange(max_n)[None, :], 0)
     per_image = _bleu(correct, guess, test_len, ref_len)
     totals = (correct.sum(0)[None], guess.sum(0)[None], test_len.sum()[None], ref_len.sum()[None])
@@ -94,16 +99,9 @@ def _closest_ref_length(corpus: Corpus) -> np.ndarray:
     return np.minimum.reduceat(key, corpus.first_ref) % base
 
 
-def _clipped_matches(corpus: Corpus, table: NgramTable) -> np.ndarray:
+def clipped_matches(corpus: Corpus, table: NgramTable) -> np.ndarray:
     """Per image: sum over candidate n-grams of min(count, max count in any one reference)."""
-    if len(table.count) == 0:
-        return np.zeros(corpus.n_images, dtype=np.int64)
-    starts, has_pred = table.group_start, table.group_has_pred
-    # Max over the group's reference rows (the prediction's row, first if present, counts 0).
-    ref_count = table.count.copy()
-    ref_count[starts[has_pred]] = 0
-    ref_max = np.maximum.reduceat(ref_count, starts)
-    clipped = np.minimum(table.count[starts[has_pred]], ref_max[has_pred])
-    return np.bincount(
-        table.group_image[has_pred], weights=clipped, minlength=corpus.n_images
-    ).astype(np.int64)
+    clipped = np.minimum(table.pred_count, table.max_ref_count)
+    return np.bincount(table.group_image, weights=clipped, minlength=corpus.n_images).astype(
+        np.int64
+    )

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Hashable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import numpy as np
 
 from mmbench.errors import MMBenchError, did_you_mean
 from mmbench.metrics._ngrams import (
+    Corpus,
     encode,
+    encode_ids,
     encode_strings,
     ngram_tables,
     regular_spacing,
@@ -66,18 +69,18 @@ def caption_scores(
     families = _families(metrics)
     preds, refs = _check_captions(predictions, references)
     ids = validate(preds, refs)
-    pred_lines, ref_lines = _caption_strings(ids, preds, refs, tokenize)
+    captions = _Captions(ids, preds, refs, tokenize)
     corpus: dict[str, float] = {}
     per_image: dict[str, list[float]] = {}
     errors: dict[str, str] = {}
     if {"bleu", "rouge_l", "cider_d"} & set(families):
-        _fast_metrics(families, pred_lines, ref_lines, corpus, per_image)
+        _fast_metrics(families, *captions.corpora(), corpus, per_image)
     for family, run in (("meteor", _run_meteor), ("spice", _run_spice)):
         if family in families:
             name = METRIC_NAMES[family][0]
             options = {"meteor": meteor_timeout, "spice": (spice_timeout, spice_download_timeout)}
             try:
-                corpus[name], per_image[name] = run(ids, pred_lines, ref_lines, options[family])
+                corpus[name], per_image[name] = run(ids, *captions.lines(), options[family])
             except MMBenchError as exc:
                 errors[name] = " ".join(str(exc).split())
     names = [n for f in families for n in METRIC_NAMES[f] if n in corpus]
@@ -130,68 +133,112 @@ def _check_captions(
     return preds, refs
 
 
-def _caption_strings(
-    ids: list[Hashable],
-    preds: dict[Hashable, str],
-    refs: dict[Hashable, list[str]],
-    tokenize: bool,
-) -> tuple[list[str], list[list[str]]]:
-    """Prediction and reference strings as pycocoevalcap's scorers receive them."""
-    flat_refs = [r for k in ids for r in refs[k]]
-    pred_lines = [preds[k] for k in ids]
-    if tokenize:
-        from mmbench.metrics.ptb_tokenizer import tokenized_lines
+class _Captions:
+    """Predictions and references as pycocoevalcap's scorers receive them, made on first use:
+    strings for METEOR and SPICE, encoded corpora for BLEU, ROUGE-L and CIDEr-D."""
 
-        flat_refs = tokenized_lines(flat_refs)
-        pred_lines = tokenized_lines(pred_lines)
-    ref_lines, at = [], 0
-    for k in ids:
-        ref_lines.append(flat_refs[at : at + len(refs[k])])
-        at += len(refs[k])
-    return pred_lines, ref_lines
+    def __init__(
+        self,
+        ids: list[Hashable],
+        preds: dict[Hashable, str],
+        refs: dict[Hashable, list[str]],
+        tokenize: bool,
+    ) -> None:
+        self._n_refs = np.fromiter((len(refs[k]) for k in ids), dtype=np.int64, count=len(ids))
+        pred_texts = [preds[k] for k in ids]
+        ref_texts = [r for k in ids for r in refs[k]]
+        self._texts = None if tokenize else (pred_texts, ref_texts)
+        self._tokenized = None
+        if tokenize:
+            from mmbench.metrics.ptb_tokenizer import tokenize_calls
+
+            # pycocoevalcap tokenises all references in one call, all predictions in another.
+            ref_tokens, pred_tokens = tokenize_calls([ref_texts, pred_texts])
+            self._tokenized = (pred_tokens, ref_tokens)
+        self._lines: tuple[list[str], list[list[str]]] | None = None
+
+    def lines(self) -> tuple[list[str], list[list[str]]]:
+        """Prediction strings, and each image's reference strings."""
+        if self._lines is None:
+            if self._tokenized is not None:
+                pred_lines, flat = (t.lines() for t in self._tokenized)
+            else:
+                pred_lines, flat = self._texts
+            ends = np.cumsum(self._n_refs).tolist()
+            self._lines = (
+                pred_lines,
+                [flat[e - n : e] for e, n in zip(ends, self._n_refs.tolist(), strict=True)],
+            )
+        return self._lines
+
+    def corpora(self) -> tuple[Corpus, Corpus]:
+        """The captions encoded with BLEU's and CIDEr-D's split (on whitespace) and ROUGE-L's
+        (on single spaces); the same object twice when both splits agree, as they usually do."""
+        if self._tokenized is None:
+            return _string_corpora(*self.lines())
+        preds, refs = self._tokenized
+        by_whitespace = (preds.ids(), refs.ids())
+        corpus = encode_ids(*by_whitespace, self._n_refs, refs.vocab_size)
+        if (
+            preds.oddly_spaced()
+            or refs.oddly_spaced()
+            or not all(n.all() for _, n in by_whitespace)
+        ):
+            by_space = (preds.ids(by_space=True), refs.ids(by_space=True))
+            return corpus, encode_ids(*by_space, self._n_refs, refs.vocab_size)
+        return corpus, corpus
+
+
+def _string_corpora(pred_lines: list[str], ref_lines: list[list[str]]) -> tuple[Corpus, Corpus]:
+    """`_Captions.corpora` for caption strings given already tokenised."""
+    # pycocoevalcap's BLEU and CIDEr split on any whitespace, ROUGE-L on single spaces; for
+    # ordinary tokenised text both give the same tokens and one encoding serves all three.
+    if regular_spacing([*pred_lines, *itertools.chain.from_iterable(ref_lines)]):
+        corpus = encode_strings(pred_lines, ref_lines)
+        return corpus, corpus
+    by_whitespace = encode(
+        [p.split() for p in pred_lines], [[r.split() for r in rs] for rs in ref_lines]
+    )
+    by_space = encode(
+        [p.split(" ") for p in pred_lines], [[r.split(" ") for r in rs] for rs in ref_lines]
+    )
+    return by_whitespace, by_space
 
 
 def _fast_metrics(
     families: list[str],
-    pred_lines: list[str],
-    ref_lines: list[list[str]],
+    split_ws: Corpus,
+    split_space: Corpus,
     corpus: dict[str, float],
     per_image: dict[str, list[float]],
 ) -> None:
-    """BLEU, ROUGE-L and CIDEr-D sharing one encoding of the captions.
+    """BLEU and CIDEr-D sharing the n-gram tables of one encoding, then ROUGE-L.
 
-    ROUGE-L runs in a second thread while the n-gram metrics run: both are numpy-bound and numpy
-    releases the GIL, so on two or more cores they overlap.
+    All in this thread: on the shared two-core machines this runs on, a second thread for
+    ROUGE-L cost more (CPU and fresh memory) than its overlap saved.
     """
-    from mmbench.metrics.bleu_score import bleu_arrays
-    from mmbench.metrics.cider import cider_arrays
+    from mmbench.metrics.bleu_score import bleu_from_matches, clipped_matches
+    from mmbench.metrics.cider import cider_from_similarities, similarities
     from mmbench.metrics.rouge import rouge_arrays
 
-    # pycocoevalcap's BLEU and CIDEr split on any whitespace, ROUGE-L on single spaces; for
-    # ordinary tokenised text both give the same tokens and one encoding serves all three.
-    if regular_spacing([*pred_lines, *itertools.chain.from_iterable(ref_lines)]):
-        split_ws = split_space = encode_strings(pred_lines, ref_lines)
-    else:
-        split_ws = encode(
-            [p.split() for p in pred_lines], [[r.split() for r in rs] for rs in ref_lines]
-        )
-        split_space = encode(
-            [p.split(" ") for p in pred_lines], [[r.split(" ") for r in rs] for rs in ref_lines]
-        )
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        rouge = pool.submit(rouge_arrays, split_space) if "rouge_l" in families else None
-        if {"bleu", "cider_d"} & set(families):
-            tables = ngram_tables(split_ws, 4)
+    matches, sims = [], []
+    if {"bleu", "cider_d"} & set(families):
+        for table in ngram_tables(split_ws, 4):
             if "bleu" in families:
-                scores, rows = bleu_arrays(split_ws, tables)
-                for k, name in enumerate(METRIC_NAMES["bleu"]):
-                    corpus[name], per_image[name] = scores[k], rows[:, k].tolist()
+                matches.append(clipped_matches(split_ws, table))
             if "cider_d" in families:
-                corpus["CIDEr"], values = cider_arrays(split_ws, tables)
-                per_image["CIDEr"] = values.tolist()
-        if rouge is not None:
-            corpus["ROUGE_L"], values = rouge.result()
-            per_image["ROUGE_L"] = values.tolist()
+                sims.append(similarities(split_ws, table))
+            del table  # before the next order's table is built: one in memory at a time
+    if "bleu" in families:
+        scores, rows = bleu_from_matches(split_ws, matches)
+        for k, name in enumerate(METRIC_NAMES["bleu"]):
+            corpus[name], per_image[name] = scores[k], rows[:, k].tolist()
+    if "cider_d" in families:
+        corpus["CIDEr"], values = cider_from_similarities(split_ws, sims)
+        per_image["CIDEr"] = values.tolist()
+    if "rouge_l" in families:
+        corpus["ROUGE_L"], values = rouge_arrays(split_space)
+        per_image["ROUGE_L"] = values.tolist()
 
 
 def _run_meteor(

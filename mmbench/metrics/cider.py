@@ -25,7 +25,7 @@ empty), every score is 0 here.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -55,48 +55,55 @@ def cider_d(
 
 
 def cider_arrays(
-    corpus: Corpus, tables: list[NgramTable], sigma: float = SIGMA
+    corpus: Corpus, tables: Iterable[NgramTable], sigma: float = SIGMA
 ) -> tuple[float, np.ndarray]:
-    """CIDEr-D from precomputed n-gram tables: the mean and the per-image scores."""
-    n = corpus.n_images
+    """CIDEr-D from the n-gram tables of orders 1..max_n: the mean and the per-image scores."""
+    return cider_from_similarities(corpus, [similarities(corpus, t) for t in tables], sigma)
+
+
+def cider_from_similarities(
+    corpus: Corpus, sims: list[np.ndarray], sigma: float = SIGMA
+) -> tuple[float, np.ndarray]:
+    """`cider_arrays` from each order's `similarities`."""
     refs = corpus.ref_caption
-    ref_len = np.log(float(n))  # pycocoevalcap's "ref_len" is log(number of images)
     # pycocoevalcap's length: number of bigram occurrences of each caption.
-    bigrams = np.maximum(corpus.lengths - 1, 0) if len(tables) > 1 else corpus.lengths * 0
+    bigrams = np.maximum(corpus.lengths - 1, 0) if len(sims) > 1 else corpus.lengths * 0
     delta = (bigrams[corpus.pred_caption][corpus.image[refs]] - bigrams[refs]).astype(np.float64)
     penalty = np.e ** (-(delta**2) / (2 * sigma**2))
-    sims = np.zeros((len(refs), len(tables)), dtype=np.float64)
-    for k, table in enumerate(tables):
-        sims[:, k] = _similarities(corpus, table, ref_len)[refs] * penalty
-    summed = np.add.reduceat(sims, corpus.first_ref, axis=0)
+    penalised = np.zeros((len(refs), len(sims)), dtype=np.float64)
+    for k, sim in enumerate(sims):
+        penalised[:, k] = sim * penalty
+    summed = np.add.reduceat(penalised, corpus.first_ref, axis=0)
     scores = np.mean(summed, axis=1) / corpus.refs_per_image * 10.0
     return float(np.mean(scores)), scores
 
 
-def _similarities(corpus: Corpus, table: NgramTable, ref_len: float) -> np.ndarray:
-    """Per caption: clipped cosine similarity of a reference with its image's prediction (one n).
-
-    Values at prediction captions are meaningless (the caller keeps reference captions only).
-    """
-    sims = np.zeros(corpus.n_captions, dtype=np.float64)
+def similarities(corpus: Corpus, table: NgramTable) -> np.ndarray:
+    """Clipped cosine similarity of each reference (`ref_caption` order) with its image's
+    prediction, for the n-grams of one table (before the length penalty)."""
     if len(table.count) == 0:
-        return sims
-    starts, has_pred = table.group_start, table.group_has_pred
-    # Document frequency: number of images whose references contain the n-gram, i.e. groups
-    # with at least one reference row.
-    sizes = np.diff(np.append(starts, len(table.count)))
-    has_ref = sizes > has_pred
-    df = np.bincount(table.gram[starts[has_ref]], minlength=table.n_grams).astype(np.float64)
-    weight = table.count * (ref_len - np.log(np.maximum(1.0, df)))[table.gram]
-    norm = np.sqrt(np.bincount(table.caption, weights=weight**2, minlength=corpus.n_captions))
-    # Each row's partner: the prediction's weight of the same n-gram (0 if it lacks it).
-    pred_weight = np.where(has_pred, weight[starts], 0.0)
-    group = np.repeat(np.arange(len(starts)), sizes)
-    partner = pred_weight[group]
-    partner[starts[has_pred]] = 0.0  # the prediction's own row
-    clipped = np.minimum(partner, weight) * weight
-    sims = np.bincount(table.caption, weights=clipped, minlength=corpus.n_captions)
-    norm_pred = norm[corpus.pred_caption][corpus.image]
-    both = (norm_pred != 0) & (norm != 0)
-    sims[both] /= norm_pred[both] * norm[both]
+        return np.zeros(len(corpus.ref_caption), dtype=np.float64)
+    ref_len = np.log(float(corpus.n_images))  # pycocoevalcap's "ref_len": log(number of images)
+    # Document frequency: number of images whose references contain the n-gram. Its idf comes
+    # from a table over the few possible frequencies (fewer logarithms, less fresh memory).
+    df = np.bincount(
+        np.compress(table.max_ref_count > 0, table.group_gram), minlength=table.n_grams
+    )
+    idf_of_df = ref_len - np.log(np.maximum(1.0, np.arange(df.max() + 1, dtype=np.float64)))
+    idf = idf_of_df[df[table.group_gram]][table.group]
+    weight = table.count * idf
+    # Clipped against the prediction's weight of the same n-gram (0 if it lacks it): as the
+    # idf is shared, min(w_pred, w) == min(count_pred, count) * idf, exactly. At a prediction's
+    # own rows the result is meaningless, and only references' are returned. Arrays are reused
+    # in place: fresh memory costs page faults.
+    clipped = table.pred_count[table.group]
+    np.minimum(clipped, table.count, out=clipped)
+    products = np.multiply(idf, clipped, out=idf)
+    products *= weight
+    refs = corpus.ref_caption
+    sims = np.bincount(table.caption, weights=products, minlength=corpus.n_captions)[refs]
+    squares = np.multiply(weight, weight, out=weight)
+    norm = np.sqrt(np.bincount(table.caption, weights=squares, minlength=corpus.n_captions))
+    norms = norm[corpus.pred_caption][corpus.image[refs]] * norm[refs]
+    np.divide(sims, norms, out=sims, where=norms != 0)
     return sims

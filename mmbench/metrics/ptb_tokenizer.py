@@ -38,6 +38,9 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
 
 from mmbench.metrics import _ptb_lexer as lexer
 
@@ -51,23 +54,161 @@ PUNCTUATIONS = frozenset(
 )
 
 # Characters the lexer treats as line breaks (\n \v \f \r U+2028 U+2029; read off its automaton).
-_LINE_BREAKS = re.compile("[\n\u000b\u000c\r\u2028\u2029]")
+_LINE_BREAKS = "\n\u000b\u000c\r\u2028\u2029"
+_BREAKS_TO_SPACES = str.maketrans(dict.fromkeys(_LINE_BREAKS, " "))
 # Characters that may continue a run of spaces but start tokens of their own (no-break space,
 # U+2000..U+200A, U+3000): a caption containing one is scanned whole.
 _SPACE_LIKE = re.compile("[\u00a0\u2000-\u200a\u3000]")
 
-# Fragment (a maximal run of non-spaces) -> its kept tokens joined by spaces. A fragment that ends
-# a caption is scanned with the caption's "\n" after it and stored with that "\n" appended (to
-# the key and to the value). _DEPENDENT marks fragments whose tokens depend on what follows them.
-_DEPENDENT = "\x00"
-_FRAGMENTS: dict[str, str] = {"": "", "\n": "\n"}
-# Caption -> line, or a value containing _DEPENDENT for captions that need the next caption.
-_LINES: dict[str, str] = {}
-# (caption, next caption or None) -> line, for captions that need their context.
-_IN_CONTEXT: dict[tuple[str, str | None], str] = {}
+# Captions are tokenised piece by piece, each piece's tokens cached. A piece is normally a
+# fragment (a maximal run of non-spaces); the last fragment of a caption is scanned with the
+# caption's "\n" after it and cached with that "\n" appended (to the key and to the value). A
+# fragment whose tokens depend on what follows it (a number that may start a fraction, an
+# abbreviation) is joined with the fragments after it into one piece, spaces included, until the
+# piece no longer depends on what follows; a caption whose last piece still does is scanned whole
+# together with the captions after it (`_line_in_context`), as is the last caption of a call.
+_DEPENDENT = "\x00"  # marks the cached value of a piece whose tokens depend on what follows it
+_MAX_JOINED = 8  # fragments per joined piece; a longer dependent run scans its caption whole
 _MAX_CACHED = 1_000_000
+_CHUNK = 2048  # captions split at a time
 _LOCK = threading.RLock()
 _WHITESPACE = re.compile(r"\s")  # str.isspace() characters, which str.rstrip() removes
+# (caption, next caption or None) -> line, for captions scanned whole.
+_IN_CONTEXT: dict[tuple[str, str | None], str] = {}
+
+
+class _RowArrays(NamedTuple):
+    counts: np.ndarray  # number of kept tokens of each row
+    offsets: np.ndarray  # where each row's token ids start in `ids`
+    ids: np.ndarray  # token ids of all rows, row after row
+    final: np.ndarray  # bool: the row's piece ends a caption
+    dependent: np.ndarray  # bool: the row's tokens depend on what follows the piece
+
+
+class _Pieces:
+    """Piece -> row, and per row its kept tokens: as text (for lines) and as token ids.
+
+    Rows are only ever added, so rows handed out stay valid while other captions are tokenised.
+    """
+
+    def __init__(self) -> None:
+        self.row: dict[str, int] = {}
+        # Kept tokens joined by spaces, "\n" appended for caption ends; or containing _DEPENDENT.
+        self.kept: list[str] = []
+        self.vocab: dict[str, int] = {}  # token -> id
+        empty = np.zeros(0, dtype=np.int64)
+        self._arrays = _RowArrays(empty, empty, empty, empty.astype(bool), empty.astype(bool))
+        # Between two spaces: nothing. After the last space of a caption: its end.
+        self.add(["", "\n"], ["", "\n"])
+
+    def add(self, pieces: list[str], kept: list[str]) -> None:
+        self.row.update(
+            zip(pieces, range(len(self.kept), len(self.kept) + len(pieces)), strict=True)
+        )
+        self.kept.extend(kept)
+
+    def arrays(self) -> _RowArrays:
+        """The rows as numpy arrays (extended by the rows added since the last call)."""
+        old = self._arrays
+        new = self.kept[len(old.counts) :]
+        if not new:
+            return old
+        dependent = np.fromiter((_DEPENDENT in k for k in new), dtype=bool, count=len(new))
+        words = [[] if d else k.split() for k, d in zip(new, dependent.tolist(), strict=True)]
+        flat = list(itertools.chain.from_iterable(words))
+        vocab = self.vocab
+        unseen = [w for w in dict.fromkeys(flat) if w not in vocab]
+        vocab.update(zip(unseen, range(len(vocab), len(vocab) + len(unseen)), strict=True))
+        counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self._arrays = _RowArrays(
+            np.concatenate((old.counts, counts)),
+            np.concatenate((old.offsets, len(old.ids) + np.cumsum(counts) - counts)),
+            np.concatenate(
+                (old.ids, np.fromiter(map(vocab.__getitem__, flat), np.int64, len(flat)))
+            ),
+            np.concatenate((old.final, [k.endswith("\n") for k in new])),
+            np.concatenate((old.dependent, dependent)),
+        )
+        return self._arrays
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+
+_PIECES = _Pieces()
+
+
+class TokenizedCaptions:
+    """The captions of one PTBTokenizer call, tokenised: as lines or as token ids."""
+
+    def __init__(self, pieces: _Pieces, rows: np.ndarray, whole: dict[int, str], n: int) -> None:
+        self._pieces = pieces
+        self._rows = rows  # piece rows of every caption but those scanned whole, in order
+        self._whole = whole  # caption index -> line, for the captions scanned whole
+        self._n = n
+
+    @property
+    def vocab_size(self) -> int:
+        """Upper bound of the token ids (shared by all captions tokenised together)."""
+        return len(self._pieces.vocab)
+
+    def lines(self) -> list[str]:
+        """pycocoevalcap's caption strings (see `tokenized_lines`)."""
+        if not self._n:
+            return []
+        with _LOCK:
+            kept = self._pieces.kept
+            joined = " ".join(filter(None, map(kept.__getitem__, self._rows.tolist())))
+        # Kept tokens never hold whitespace, so the only spaces next to a newline are separators.
+        body = joined.replace(" \n", "\n").replace("\n ", "\n").split("\n")
+        lines = [*body[: self._n - 1], ""]  # the last caption is always scanned whole
+        for i, line in self._whole.items():
+            lines[i] = line
+        return lines
+
+    def ids(self, by_space: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids of all captions, caption after caption; number of tokens per caption).
+
+        Tokens are those of the caption strings split as pycocoevalcap's BLEU and CIDEr split
+        them (`str.split()`) or, with `by_space`, as its ROUGE-L does (`str.split(" ")`: an
+        empty caption is one empty token).
+        """
+        with _LOCK:
+            rows_of = self._pieces.arrays()
+            vocab = self._pieces.vocab
+            counts = rows_of.counts[self._rows]
+            # The pieces of caption c run up to its final piece, ends[c].
+            ends = np.flatnonzero(rows_of.final[self._rows])
+            for i in self._whole:
+                if i < len(ends):  # its pieces' tokens are replaced by its line's
+                    counts[ends[i - 1] + 1 if i else 0 : ends[i] + 1] = 0
+            # Gather each piece's token ids: piece p's tokens are ids[offsets[p]:][:counts[p]].
+            through = np.cumsum(counts)
+            source = np.repeat(rows_of.offsets[self._rows] - (through - counts), counts)
+            source += np.arange(len(source))
+            ids = rows_of.ids[source]
+            lengths = np.zeros(self._n, dtype=np.int64)
+            lengths[: len(ends)] = np.diff(through[ends], prepend=0)
+            split = (lambda line: line.split(" ")) if by_space else str.split
+            extra = {i: split(line) for i, line in self._whole.items()}
+            if by_space:
+                extra.update(
+                    (i, [""]) for i in np.flatnonzero(lengths == 0).tolist() if i not in extra
+                )
+            starts = np.cumsum(lengths) - lengths
+            where, values = [], []
+            for i, tokens in sorted(extra.items()):
+                where += [starts[i]] * len(tokens)
+                values += [vocab.setdefault(t, len(vocab)) for t in tokens]
+                lengths[i] = len(tokens)
+        return np.insert(ids, where, values) if values else ids, lengths
+
+    def oddly_spaced(self) -> bool:
+        """Whether a caption scanned whole splits differently by spaces than by whitespace.
+
+        (Other captions only differ when empty: check `ids()[1]` for zeros.)
+        """
+        return any(line.split() != line.split(" ") for line in self._whole.values())
 
 
 def tokenize_ptb(texts: Sequence[str]) -> list[list[str]]:
@@ -88,128 +229,160 @@ def tokenized_lines(texts: Sequence[str]) -> list[str]:
     The scorers split these strings themselves (BLEU and CIDEr with `str.split()`, ROUGE-L with
     `str.split(" ")`), so keeping the exact string keeps every scorer exact.
     """
+    return tokenize_calls([texts])[0].lines()
+
+
+def tokenize_calls(calls: Sequence[Sequence[str]]) -> list[TokenizedCaptions]:
+    """Tokenise the captions of several PTBTokenizer calls; their token ids share one vocabulary."""
     with _LOCK:  # the caches are shared by all threads
-        return _tokenized_lines(list(texts))
-
-
-def _tokenized_lines(lines: list[str]) -> list[str]:
-    if not lines:
-        return []
-    everything = "\x00".join(lines)
-    if _LINE_BREAKS.search(everything):
-        lines = [_LINE_BREAKS.sub(" ", text) for text in lines]
-    # Whole captions seen before come from a cache; the others are assembled from fragments.
-    # Captions whose tokens depend on the next caption are cached as needing it (_DEPENDENT).
-    body = lines[:-1]
-    out: list[str] = list(map(_LINES.get, body))
-    todo = [i for i, line in enumerate(out) if line is None]
-    if len(todo) == len(body):
-        out = _assemble(body)
-    elif todo:
-        for i, line in zip(todo, _assemble([body[i] for i in todo]), strict=True):
-            out[i] = line
-    # The last caption is followed by the end of the input, not by "\n": always scanned whole.
-    out.append(_DEPENDENT)
-    if _DEPENDENT in "".join(out[:-1]):
-        slow = [i for i, line in enumerate(out) if _DEPENDENT in line]
-    else:
-        slow = [len(out) - 1]
-    for i in slow:
-        out[i] = _line_in_context(lines, i)
-    return out
-
-
-def _assemble(captions: list[str]) -> list[str]:
-    """Lines of captions from their fragments, remembered per caption."""
-    lines = _lines_from_fragments("\n ".join(captions) + "\n", len(captions))
-    if _SPACE_LIKE.search("".join(captions)):
-        # Such a caption is scanned whole: its fragments are not independent.
-        lines = [
-            _DEPENDENT if _SPACE_LIKE.search(c) else x for c, x in zip(captions, lines, strict=True)
-        ]
-    if len(_LINES) + len(captions) >= _MAX_CACHED:
-        _LINES.clear()
-    _LINES.update(zip(captions, lines, strict=True))
-    return lines
-
-
-def _lines_from_fragments(body: str, n_lines: int) -> list[str]:
-    """Fast path: the captions of `body` (each followed by a newline and a space) from fragments.
-
-    A run of spaces is always a token of its own in PTBLexer (its automaton, after a space, only
-    continues with more spacing), so a caption splits into independent fragments unless a
-    fragment's scan reads past the separator that follows it, which `_scan_fragments` detects;
-    such captions come back containing _DEPENDENT. Everything runs at C speed once the fragments
-    are cached.
-    """
-    if not n_lines:
-        return []
-    fragments = body.split(" ")
-    try:
-        values = list(map(_FRAGMENTS.__getitem__, fragments))
-    except KeyError:
-        missing = set(fragments).difference(_FRAGMENTS)
-        if len(_FRAGMENTS) + len(missing) >= _MAX_CACHED:
+        if len(_PIECES) >= _MAX_CACHED or len(_IN_CONTEXT) >= _MAX_CACHED:
             _clear()
-            missing = set(fragments).difference(_FRAGMENTS)
-        _scan_fragments(missing)
-        values = list(map(_FRAGMENTS.__getitem__, fragments))
-    joined = " ".join(filter(None, values))
-    # Kept tokens never hold whitespace, so the only spaces next to a newline are separators.
-    return joined.replace(" \n", "\n").replace("\n ", "\n").split("\n")[:n_lines]
+        pieces = _PIECES
+        return [_tokenize(list(texts), pieces) for texts in calls]
 
 
-def _scan_fragments(fragments: set[str]) -> None:
-    """Tokenise new fragments into the cache, many per scanner call.
+def _tokenize(texts: list[str], pieces: _Pieces) -> TokenizedCaptions:
+    if not texts:
+        return TokenizedCaptions(pieces, np.zeros(0, dtype=np.int64), {}, 0)
+    if any(map("\x00".join(texts).__contains__, _LINE_BREAKS)):
+        texts = [text.translate(_BREAKS_TO_SPACES) for text in texts]
+    # The last caption is followed by the end of the input, not by "\n": always scanned whole.
+    rows, whole = _piece_rows(texts[:-1], pieces)
+    whole.add(len(texts) - 1)
+    lines = {i: _line_in_context(texts, i) for i in sorted(whole)}
+    return TokenizedCaptions(pieces, rows, lines, len(texts))
 
-    Fragments are scanned back to back, each followed by its separator (a space, or "\\n" for
-    the last fragment of a caption) exactly as when scanned alone. A fragment whose scan reads
-    past its separator depends on its context (marked _DEPENDENT); a fragment that a previous
-    token ran into is redone alone.
+
+def _piece_rows(captions: list[str], pieces: _Pieces) -> tuple[np.ndarray, set[int]]:
+    """The rows of the pieces of `captions` in order, and the captions to scan whole.
+
+    Runs at C and numpy speed once the pieces are cached: a run of spaces is always a token of
+    its own in PTBLexer (its automaton, after a space, only continues with more spacing), so a
+    caption splits into independent pieces unless a piece's scan reads past the separator that
+    follows it, which `_scan_pieces` detects. Captions are split a chunk at a time, which keeps
+    few fragment strings alive at once (fresh memory costs a page fault per 4 KiB).
     """
-    redo = []
-    for separator in (" ", "\n"):
-        group = sorted(f for f in fragments if f.endswith("\n") == (separator == "\n"))
-        if not group:
+    parts, whole = [np.zeros(0, dtype=np.int64)], set()
+    for start in range(0, len(captions), _CHUNK):
+        chunk = captions[start : start + _CHUNK]
+        fragments = ("\n ".join(chunk) + "\n").split(" ")
+        missing = set(fragments).difference(pieces.row)
+        if missing:
+            _scan_pieces(missing, pieces)
+        rows = np.fromiter(map(pieces.row.__getitem__, fragments), np.int64, len(fragments))
+        whole.update(start + i for i in _join_dependent(fragments, rows, pieces))
+        parts.append(rows)
+    text = "".join(captions)
+    if not text.isascii() and _SPACE_LIKE.search(text):
+        # Such a caption is scanned whole: its fragments are not independent.
+        whole.update(i for i, caption in enumerate(captions) if _SPACE_LIKE.search(caption))
+    return np.concatenate(parts), whole
+
+
+def _join_dependent(fragments: list[str], rows: np.ndarray, pieces: _Pieces) -> set[int]:
+    """Join each dependent fragment with the fragments after it, in place; see `_DEPENDENT`.
+
+    In `rows` the joined piece takes the place of its first fragment and the other fragments
+    become empty pieces (row 0). Returns the captions (by index) that must be scanned whole.
+    """
+    rows_of = pieces.arrays()
+    at = np.flatnonzero(rows_of.dependent[rows]).tolist()
+    if not at:
+        return set()
+    # Most dependent fragments need only the next one: scan those pairs together.
+    pairs = {" ".join(fragments[k : k + 2]) for k in at if not fragments[k].endswith("\n")}
+    _scan_pieces(pairs.difference(pieces.row), pieces)
+    final = rows_of.final[rows]
+    caption_of = np.cumsum(final) - final
+    whole = set()
+    end = -1  # the last fragment already joined or inside a caption scanned whole
+    for k in at:
+        if k <= end:
             continue
-        units = [lexer.utf16_units(f[:-1] if separator == "\n" else f) for f in group]
-        text = separator.join(units) + separator
-        spans, _ = lexer.scan(text, len(text), newline_ends=False)
-        after = list(itertools.accumulate(len(u) + 1 for u in units))  # index after each separator
-        k, tokens, dependent, tainted, reach = 0, [], False, False, 0
-        for start, end, furthest, word in spans:
-            while start >= after[k]:
-                if tainted:
-                    redo.append(group[k])
-                else:
-                    _store(group[k], tokens, dependent)
-                k, tokens, dependent = k + 1, [], False
-                tainted = reach > after[k - 1]  # an earlier match ran into this fragment
-            reach = max(reach, end)
-            if start == after[k] - 1:  # the separator's own match
-                continue
-            tokens.append(word)
-            # Looked beyond the separator, or swallowed it: depends on what follows.
-            dependent = dependent or furthest > after[k] or end >= after[k]
-        if tainted:
-            redo.append(group[k])
+        end = k
+        while not fragments[end].endswith("\n") and end - k + 1 < _MAX_JOINED:
+            end += 1
+            row = _row(" ".join(fragments[k : end + 1]), pieces)
+            if _DEPENDENT not in pieces.kept[row]:
+                rows[k], rows[k + 1 : end + 1] = row, 0
+                break
         else:
-            _store(group[k], tokens, dependent)
-        redo.extend(group[k + 1 :])  # swallowed whole by an earlier match
-    for fragment in redo:
-        is_last = fragment.endswith("\n")
-        units = lexer.utf16_units(fragment[:-1] if is_last else fragment)
-        tokens, open_end, end = lexer.lex(units + ("\n" if is_last else " "), len(units))
-        _store(fragment, list(tokens), open_end or end > len(units))
+            whole.add(int(caption_of[k]))
+            while not fragments[end].endswith("\n"):
+                end += 1
+    return whole
 
 
-def _store(fragment: str, tokens: list[str | None], dependent: bool) -> None:
-    """Cache a fragment's kept tokens (PTBTokenizer's lower-casing, pycocoevalcap's filter)."""
-    if len(tokens) == 1 and not dependent and tokens[0] and tokens[0].isascii():
-        word = tokens[0]
-        if word.isalnum():  # the common case: one plain word
-            _FRAGMENTS[fragment] = word.lower() + "\n" if fragment.endswith("\n") else word.lower()
-            return
+def _row(piece: str, pieces: _Pieces) -> int:
+    if piece not in pieces.row:
+        _scan_pieces({piece}, pieces)
+    return pieces.row[piece]
+
+
+def _scan_pieces(new: set[str], pieces: _Pieces) -> None:
+    """Tokenise new pieces into the cache.
+
+    Each piece is scanned followed by its separator (a space, or "\\n" for the last piece of a
+    caption), and is dependent (_DEPENDENT) when the scan reads past the separator. Most pieces
+    are words that the lexer reads as one token whatever follows: these are recognised for all
+    pieces at once (`lexer.single_tokens`; joined pieces, which hold spaces, never are); the
+    others are scanned back to back.
+    """
+    candidates = [p for p in new if p.isascii() and " " not in p]
+    one = lexer.single_tokens([p if p.endswith("\n") else p + " " for p in candidates])
+    singles = list(itertools.compress(candidates, one.tolist()))
+    # Plain words, the common case, are kept lower-cased ("\n" and all), in bulk.
+    words = [p for p in singles if p.rstrip("\n").isalnum()]
+    pieces.add(words, [p.lower() for p in words])
+    for piece in set(singles).difference(words):
+        _store(pieces, piece, [piece.rstrip("\n")], False)
+    rest = new.difference(singles)
+    for separator in (" ", "\n"):
+        group = [p for p in rest if p.endswith("\n") == (separator == "\n")]
+        _scan_back_to_back(group, separator, pieces)
+
+
+def _scan_back_to_back(group: list[str], separator: str, pieces: _Pieces) -> None:
+    """Tokenise pieces that share a separator, many per scanner call.
+
+    Pieces are scanned one after the other, each followed by its separator exactly as when
+    scanned alone; a piece that a previous token ran into is redone alone.
+    """
+    if not group:
+        return
+    units = [lexer.utf16_units(p[:-1] if separator == "\n" else p) for p in group]
+    text = separator.join(units) + separator
+    spans, _ = lexer.scan(text, len(text), newline_ends=False)
+    after = list(itertools.accumulate(len(u) + 1 for u in units))  # index after each separator
+    redo = []
+    k, tokens, dependent, tainted, reach = 0, [], False, False, 0
+    for start, end, furthest, word in spans:
+        while start >= after[k]:
+            if tainted:
+                redo.append(group[k])
+            else:
+                _store(pieces, group[k], tokens, dependent)
+            k, tokens, dependent = k + 1, [], False
+            tainted = reach > after[k - 1]  # an earlier match ran into this piece
+        reach = max(reach, end)
+        if start == after[k] - 1:  # the separator's own match
+            continue
+        tokens.append(word)
+        # Looked beyond the separator, or swallowed it: depends on what follows.
+        dependent = dependent or furthest > after[k] or end >= after[k]
+    if tainted:
+        redo.append(group[k])
+    else:
+        _store(pieces, group[k], tokens, dependent)
+    redo.extend(group[k + 1 :])  # swallowed whole by an earlier match
+    for piece in redo:
+        units = lexer.utf16_units(piece[:-1] if separator == "\n" else piece)
+        tokens, open_end, end = lexer.lex(units + separator, len(units))
+        _store(pieces, piece, list(tokens), open_end or end > len(units))
+
+
+def _store(pieces: _Pieces, piece: str, tokens: list[str | None], dependent: bool) -> None:
+    """Cache a piece's kept tokens (PTBTokenizer's lower-casing, pycocoevalcap's filter)."""
     tokens = [t for t in tokens if t is not None]
     raw = "".join(tokens)
     words = [t.lower() for t in tokens] if raw.isascii() else [_lower(t) for t in tokens]
@@ -218,7 +391,7 @@ def _store(fragment: str, tokens: list[str | None], dependent: bool) -> None:
         kept = _DEPENDENT
     else:
         kept = " ".join([w for w in words if w not in PUNCTUATIONS])
-    _FRAGMENTS[fragment] = kept + "\n" if fragment.endswith("\n") else kept
+    pieces.add([piece], [kept + "\n" if piece.endswith("\n") else kept])
 
 
 def _drop_punctuation(words: list[str]) -> str:
@@ -339,7 +512,6 @@ def clear_cache() -> None:
 
 
 def _clear() -> None:
-    _FRAGMENTS.clear()
-    _FRAGMENTS.update({"": "", "\n": "\n"})
-    _LINES.clear()
+    global _PIECES
+    _PIECES = _Pieces()
     _IN_CONTEXT.clear()

@@ -23,7 +23,7 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
-from mmbench.metrics._ngrams import Corpus, encode, token_inputs
+from mmbench.metrics._ngrams import Corpus, encode, running_count, spread, token_inputs
 
 __all__ = ["rouge_l"]
 
@@ -68,37 +68,87 @@ def rouge_arrays(corpus: Corpus, beta: float = BETA) -> tuple[float, np.ndarray]
 def lcs_lengths(corpus: Corpus) -> np.ndarray:
     """LCS length of each reference (in `ref_caption` order) with its image's prediction."""
     refs = corpus.ref_caption
-    ref_lengths = corpus.lengths[refs]
+    words = (corpus.lengths[refs] + 63) // 64  # 64-bit words needed for a reference's DP row
     out = np.zeros(len(refs), dtype=np.int64)
-    words = (ref_lengths + 63) // 64  # 64-bit words needed for a reference's DP row
-    for w in np.unique(words[words > 0]):
+    if not len(refs) or not words.any():
+        return out
+    groups = _token_groups(corpus)
+    for w in np.flatnonzero(np.bincount(words)[1:]) + 1:
         chosen = np.flatnonzero(words == w)
-        out[chosen] = _bit_parallel_lcs(corpus, refs[chosen], int(w))
+        out[chosen] = _bit_parallel_lcs(corpus, groups, refs[chosen], int(w))
     return out
 
 
-def _bit_parallel_lcs(corpus: Corpus, refs: np.ndarray, n_words: int) -> np.ndarray:
-    """LCS of the given reference captions with their predictions, n_words per DP row."""
-    starts = corpus.starts
-    pred = corpus.pred_caption[corpus.image[refs]]
-    pred_len = starts[pred + 1] - starts[pred]
+def _token_groups(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """Number every distinct (token, image): (group of each token position, image of each group).
+
+    A prediction token can only match reference tokens of its own group.
+    """
+    total = len(corpus.ids)
+    shift = max(total.bit_length(), 1)
+    # One value sort of (token, position): positions run image by image, so equal tokens of one
+    # image end up next to each other.
+    packed = corpus.ids << shift
+    packed |= np.arange(total, dtype=np.int64)
+    packed.sort()
+    position = packed & ((1 << shift) - 1)
+    image = np.repeat(corpus.image, corpus.lengths)[position]
+    packed >>= shift  # the tokens
+    new = np.ones(total, dtype=bool)
+    new[1:] = (packed[1:] != packed[:-1]) | (image[1:] != image[:-1])
+    group = np.empty(total, dtype=np.int64)
+    group[position] = running_count(new) - 1
+    return group, np.compress(new, image)
+
+
+def _bit_parallel_lcs(
+    corpus: Corpus, groups: tuple[np.ndarray, np.ndarray], refs: np.ndarray, n_words: int
+) -> np.ndarray:
+    """LCS of the given reference captions with their predictions, n_words per DP row.
+
+    The match masks live in one table with a row per (token group, reference of the group's
+    image), for the groups that hold a prediction token (no other can match): the bits of the
+    positions where that reference has that token.
+    """
+    group_of, group_image = groups
+    starts, lengths = corpus.starts, corpus.lengths
+    image = corpus.image[refs]
+    # Each reference's slot among the chosen references of its image (refs ascend).
+    refs_of_image = np.bincount(image, minlength=corpus.n_images)
+    slot = np.arange(len(refs)) - (np.cumsum(refs_of_image) - refs_of_image)[image]
+    # The group of every prediction token, prediction after prediction.
+    pred_len = lengths[corpus.pred_caption]
+    pred_group = group_of[spread(starts[corpus.pred_caption], pred_len)]
+    slots = np.zeros(len(group_image), dtype=np.int64)
+    slots[pred_group] = refs_of_image[group_image[pred_group]]
+    base = np.cumsum(slots) - slots  # first table row of each group
+    table = np.zeros((int(slots.sum()), n_words), dtype=np.uint64)
+    ref_len = lengths[refs]
+    pair, j = _pair_positions(ref_len)
+    group = group_of[starts[refs][pair] + j]
+    matchable = np.flatnonzero(slots[group])
+    pair, j = pair[matchable], j[matchable]
+    cell = (base[group[matchable]] + slot[pair]) * n_words + j // 64
+    # The positions of one cell are distinct bits, so adding them is OR-ing them.
+    np.add.at(table.reshape(-1), cell, np.uint64(1) << (j % 64).astype(np.uint64))
     # Process pairs by decreasing prediction length so that step i touches a prefix of them.
-    order = np.argsort(-pred_len, kind="stable")
-    refs, pred, pred_len = refs[order], pred[order], pred_len[order]
-    masks = _match_masks(corpus, refs, pred, pred_len, n_words)  # (sum pred_len, n_words)
-    mask_start = np.concatenate(([0], np.cumsum(pred_len)[:-1])).astype(np.int64)
+    pair_len = pred_len[image]
+    order = np.argsort(-pair_len, kind="stable")
+    pair_len, slot = pair_len[order], slot[order]
+    # Table row of each pair's prediction token i: pred_rows[pred_at[pair] + i] + slot[pair].
+    pred_rows = base[pred_group]
+    pred_at = (np.cumsum(pred_len) - pred_len)[image[order]]
     row = np.full((len(refs), n_words), np.uint64(2**64 - 1))
-    descending = -pred_len
-    for i in range(int(pred_len[0]) if len(refs) else 0):
+    descending = -pair_len
+    for i in range(int(pair_len[0])):
         active = int(np.searchsorted(descending, -i, side="left"))  # pairs with pred_len > i
         v = row[:active]
-        u = v & masks[mask_start[:active] + i]
+        u = v & table[pred_rows[pred_at[:active] + i] + slot[:active]]
         # row = (v + u) | (v - u); u is a subset of v, so v - u == v & ~u (no borrow), while the
         # addition carries from one 64-bit word into the next.
         row[:active] = _add_with_carry(v, u) | (v & ~u)
-    ref_len = corpus.lengths[refs]
     result = np.empty(len(refs), dtype=np.int64)
-    result[order] = ref_len - _popcount_rows(row, ref_len)
+    result[order] = ref_len[order] - _popcount_rows(row, ref_len[order])
     return result
 
 
@@ -132,39 +182,6 @@ def _popcount(x: np.ndarray) -> np.ndarray:
         return np.bitwise_count(x)
     table = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
     return table[x.view(np.uint8)].reshape(*x.shape, 8).sum(axis=-1)
-
-
-def _match_masks(
-    corpus: Corpus, refs: np.ndarray, pred: np.ndarray, pred_len: np.ndarray, n_words: int
-) -> np.ndarray:
-    """For each pair and each prediction position i: the bits j where reference[j] == pred[i].
-
-    Returns one row of n_words uint64 per (pair, i), pairs in the given order.
-    """
-    ids, starts, vocab = corpus.ids, corpus.starts, corpus.vocab_size
-    # One mask per (pair, distinct reference token), keyed by pair * vocab + token.
-    ref_len = corpus.lengths[refs]
-    pair, j = _pair_positions(ref_len)
-    key = pair * vocab + ids[starts[refs][pair] + j]
-    shift = max(int(ref_len.max(initial=1)).bit_length(), 1)
-    packed = np.sort((key << shift) | j)  # value sort: (key, j) order, much faster than argsort
-    key, j = packed >> shift, packed & ((1 << shift) - 1)
-    first = np.ones(len(key), dtype=bool)
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    unique_key = key[first]
-    bits = np.uint64(1) << (j % 64).astype(np.uint64)
-    table = np.zeros((len(unique_key) + 1, n_words), dtype=np.uint64)  # last row: no match
-    if n_words == 1:
-        table[:-1, 0] = np.bitwise_or.reduceat(bits, np.flatnonzero(first)) if len(bits) else 0
-    else:
-        np.bitwise_or.at(table, (np.cumsum(first) - 1, j // 64), bits)
-    # Look up every prediction token of every pair.
-    pair, i = _pair_positions(pred_len)
-    query = pair * vocab + ids[starts[pred][pair] + i]
-    at = np.searchsorted(unique_key, query)
-    row = np.minimum(at, max(len(unique_key) - 1, 0))
-    found = (at < len(unique_key)) & (unique_key[row] == query) if len(unique_key) else at < 0
-    return table[np.where(found, row, len(unique_key))]
 
 
 def _pair_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
