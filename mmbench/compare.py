@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.errors import MMBenchError, did_you_mean
-from mmbench.results import load_result
+from mmbench.results import finite_float, load_result
 
 TOLERANCE_HELP = (
     "largest allowed worsening before a metric counts as regressed (default 0.5). Scores are "
@@ -330,7 +330,9 @@ def _read_json(path: Path) -> _Record:
         task=str(task["name"]),
         version=_text(task.get("version")),
         data_fingerprint=_text(task.get("data_fingerprint")),
-        metrics={k: v for k, v in ((k, _number(v)) for k, v in metrics.items()) if v is not None},
+        metrics={
+            k: v for k, v in ((k, finite_float(v)) for k, v in metrics.items()) if v is not None
+        },
         ci={k: ci for k, ci in ((k, _interval(v)) for k, v in ci_raw.items()) if ci is not None},
     )
 
@@ -356,7 +358,7 @@ def _read_csv(path: Path) -> dict[str | None, _Record]:
                 f"{str(path)!r} lists model {model!r} twice; rebuild it with `mmbench leaderboard`"
             )
         metrics = {
-            c: v for c, v in ((c, _number(row.get(c))) for c in metric_cols) if v is not None
+            c: v for c, v in ((c, finite_float(row.get(c))) for c in metric_cols) if v is not None
         }
         ci = {}
         for c in metric_cols:
@@ -392,21 +394,10 @@ def _load_frame(path: Path) -> Any:
         raise MMBenchError(f"cannot read {str(path)!r} ({err.strerror})") from err
 
 
-def _number(value: Any) -> float | None:
-    """A finite float, or None for missing / empty / non-numeric cells."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _interval(value: Any) -> tuple[float, float] | None:
     if not isinstance(value, list | tuple) or len(value) != 2:
         return None
-    lo, hi = _number(value[0]), _number(value[1])
+    lo, hi = finite_float(value[0]), finite_float(value[1])
     return None if lo is None or hi is None else (min(lo, hi), max(lo, hi))
 
 

@@ -24,9 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,7 +32,14 @@ from typing import Any
 
 from mmbench.compare import lower_is_better
 from mmbench.errors import MMBenchError
-from mmbench.results import atomic_write_text, check_writable, load_result, safe_name
+from mmbench.results import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_writable,
+    finite_float,
+    load_result,
+    safe_name,
+)
 
 LOCK_NAME = ".leaderboard.lock"
 LOCK_TIMEOUT_S = 300.0
@@ -167,7 +171,7 @@ def build_leaderboard(inputs: list[Path], out_dir: Path, plot: bool = True) -> L
         for name, content in files:
             path = out_dir / name
             if isinstance(content, bytes):
-                _atomic_write_bytes(path, content)
+                atomic_write_bytes(path, content)
             else:
                 atomic_write_text(path, content)
             report.written.append(path)
@@ -246,7 +250,7 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
     ci = {}
     for name, value in (data.get("ci") or {}).items():
         if isinstance(value, list | tuple) and len(value) == 2:
-            lo, hi = _number(value[0]), _number(value[1])
+            lo, hi = finite_float(value[0]), finite_float(value[1])
             if lo is not None and hi is not None:
                 ci[name] = (lo, hi)
     return _Entry(
@@ -258,7 +262,7 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
         headline=task.get("headline") or None,
         model=str(model["uri"]),
         model_fingerprint=str(model.get("fingerprint") or ""),
-        metrics={str(k): _number(v) for k, v in metrics.items()},
+        metrics={str(k): finite_float(v) for k, v in metrics.items()},
         ci=ci,
         n=task.get("n"),
         mmbench_version=str(data.get("mmbench_version") or ""),
@@ -389,7 +393,7 @@ def _markdown_doc(title: str, intro: str, header: list[str], rows: list[list[Any
     """A titled Markdown table; numbers to 4 decimals, numeric columns right-aligned."""
     cells = [[_md_cell(value) for value in row] for row in rows]
     numeric = [
-        any(_number(row[i]) is not None for row in rows)
+        any(finite_float(row[i]) is not None for row in rows)
         and all(row[i] is None or isinstance(row[i], int | float) for row in rows)
         for i in range(len(header))
     ]
@@ -508,33 +512,7 @@ class _lock:
         self.lock.release()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Like `atomic_write_text`, for the PNGs: temp file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ------------------------------------------------------------------------------------ values
-
-
-def _number(value: Any) -> float | None:
-    """A finite float, or None (missing, non-numeric, NaN, inf)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _timestamp(text: str) -> float:
@@ -552,7 +530,7 @@ def _timestamp(text: str) -> float:
 
 def _version_key(version: Any) -> tuple[int, float, str]:
     """Order task versions numerically when they are numbers (10 > 9), else as text."""
-    number = _number(version)
+    number = finite_float(version)
     return (1, number, "") if number is not None else (0, 0.0, str(version))
 
 
