@@ -47,6 +47,22 @@ def _workers(text: str) -> int:
     return value
 
 
+def _gen_kwargs(text: str) -> dict[str, object]:
+    """Parse 'k=v,k2=v2' with JSON values where they parse (ints, floats, true/false)."""
+    import json
+
+    settings: dict[str, object] = {}
+    for pair in filter(None, text.split(",")):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE pairs, got {pair!r}")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmbench",
@@ -131,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--trust-remote-code",
         action="store_true",
         help="allow hf: models that run code from their repository (off by default)",
+    )
+    run.add_argument(
+        "--gen-kwargs",
+        type=_gen_kwargs,
+        default={},
+        metavar="K=V,...",
+        help="generation settings for generative models, e.g. max_new_tokens=64,num_beams=3"
+        " (greedy decoding with 32 new tokens by default; recorded in the result)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_run)
@@ -246,6 +270,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             on_error=args.on_error,
             trust_remote_code=args.trust_remote_code,
             progress=not args.quiet,
+            generation=args.gen_kwargs,
         )
     )
     if outcome.path is None:

@@ -11,8 +11,9 @@ import datetime as dt
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import mmbench
 from mmbench.engine import Distributed, Engine, EngineConfig
@@ -47,6 +48,8 @@ class RunRequest:
     on_error: str = "fail"
     trust_remote_code: bool = False
     progress: bool = True
+    #: generation settings passed to generative adapters (e.g. {"max_new_tokens": 64})
+    generation: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +78,7 @@ def run(request: RunRequest) -> RunOutcome:
         dtype=request.dtype,
         trust_remote_code=request.trust_remote_code,
         seed=request.seed,
+        generation=dict(request.generation),
     )
     model = load_model(request.model, model_options)
     for capability in task_type.capabilities(spec, options, model):
