@@ -17,7 +17,6 @@ from typing import Any
 
 import mmbench
 from mmbench.engine import Distributed, Engine, EngineConfig
-from mmbench.errors import MMBenchError
 from mmbench.models import load_model
 from mmbench.models.base import ModelOptions
 from mmbench.results import ModelInfo, Result, RunConfig, TaskInfo, check_writable, write_result
@@ -207,8 +206,3 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None
-
-
-def require_positive(value: int | None, flag: str) -> None:
-    if value is not None and value < 1:
-        raise MMBenchError(f"{flag} must be at least 1, not {value}")

@@ -38,7 +38,9 @@ def row_ids(ctx: TaskContext) -> list[str]:
     return [row_id(row, ctx.spec.columns, i) for i, row in enumerate(ctx.table.rows)]
 
 
-def visual_items(ctx: TaskContext, role: str, ids: Sequence[str], sampling: FrameSampling) -> list:
+def visual_items(
+    ctx: TaskContext, role: str, ids: Sequence[str], sampling: FrameSampling | None
+) -> list:
     """One ImageItem / VideoItem per row; an unusable cell is a MediaError naming the row."""
     column = ctx.spec.columns[role]
     base = ctx.table.base_dir
