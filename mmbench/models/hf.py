@@ -741,10 +741,11 @@ def text_length(processor: Any, tokenizer: Any, config: Any) -> int:
     return int(length)
 
 
-class HFDualEncoder(ModelAdapter):
-    """CLIP-style dual encoder: image and text embeddings from get_image/text_features."""
+class HFAdapter(ModelAdapter):
+    """What every hf: adapter holds: the loaded model and processor, where it runs, and the
+    fingerprint a subclass computes once in its constructor (`_fingerprint`)."""
 
-    capabilities = frozenset({ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS})
+    _fingerprint: str
 
     def __init__(
         self,
@@ -764,6 +765,22 @@ class HFDualEncoder(ModelAdapter):
         self._device = device
         self.dtype = dtype
         self.missing_weights = list(missing_weights or [])
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+
+class HFDualEncoder(HFAdapter):
+    """CLIP-style dual encoder: image and text embeddings from get_image/text_features."""
+
+    capabilities = frozenset({ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS})
+
+    def __init__(self, source: HFSource, model: Any, processor: Any, *args: Any, **kwargs: Any):
+        super().__init__(source, model, processor, *args, **kwargs)
         tokenizer = getattr(processor, "tokenizer", None)
         if tokenizer is None:
             raise MMBenchError(f"model {source.name!r} has no tokenizer; save it with the model")
@@ -776,19 +793,12 @@ class HFDualEncoder(ModelAdapter):
                 "version": ADAPTER_VERSION,
                 "model": source.identity(),
                 "class": type(model).__name__,
-                "dtype": dtype_name(dtype),
+                "dtype": dtype_name(self.dtype),
                 "preprocessing": preprocessing_identity(processor),
                 "text_max_length": self.max_length,
                 "micro_batch": MICRO_BATCH,
             }
         )
-
-    @property
-    def device(self) -> str:
-        return self._device
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
 
     def describe(self) -> dict[str, Any]:
         info = {

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mmbench.errors import MMBenchError
-from mmbench.models.base import GENERATE, GenerationInput, ModelAdapter, ModelOptions
+from mmbench.models.base import GENERATE, GenerationInput, ModelOptions
 from mmbench.models.hf import (
     ADAPTER_VERSION,
     GENERATOR,
+    HFAdapter,
     HFSource,
     dtype_name,
     preprocessing_identity,
@@ -218,7 +219,7 @@ def _token(processor: Any, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class HFGenerator(ModelAdapter):
+class HFGenerator(HFAdapter):
     """Captioning / VQA / video QA through `model.generate`."""
 
     capabilities = frozenset({GENERATE})
@@ -229,18 +230,10 @@ class HFGenerator(ModelAdapter):
         model: Any,
         processor: Any,
         options: ModelOptions,
-        device: str,
-        dtype: Any,
-        missing_weights: list[str] | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
-        self.uri = source.name
-        self.source = source
-        self.model = model
-        self.processor = processor
-        self.options = options
-        self._device = device
-        self.dtype = dtype
-        self.missing_weights = list(missing_weights or [])
+        super().__init__(source, model, processor, options, *args, **kwargs)
         config = model.config
         tokenizer = getattr(processor, "tokenizer", None)
         self.encoder_decoder = bool(
@@ -283,7 +276,7 @@ class HFGenerator(ModelAdapter):
                 "version": ADAPTER_VERSION,
                 "model": source.identity(),
                 "class": type(model).__name__,
-                "dtype": dtype_name(dtype),
+                "dtype": dtype_name(self.dtype),
                 "preprocessing": preprocessing_identity(processor),
                 "chat_template": _template_text(processor) if chat else None,
                 "prompt_format": self._pre.prompt_format,
@@ -301,13 +294,6 @@ class HFGenerator(ModelAdapter):
             return {}
         diff.pop("transformers_version", None)
         return diff
-
-    @property
-    def device(self) -> str:
-        return self._device
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
 
     def describe(self) -> dict[str, Any]:
         info = {
