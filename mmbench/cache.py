@@ -5,7 +5,8 @@ Entries live in one SQLite database in WAL mode under `MMBENCH_CACHE` (default
 `~/.cache/mmbench`). Each batch is one transaction, so a run killed with `kill -9` keeps every
 batch it finished and the next run resumes from there; a half-written batch is rolled back by
 SQLite, never read back. Two tasks over the same images (retrieval and CLIPScore, say) share the
-image embeddings because the key does not mention the task.
+image embeddings because the key does not mention the task. A second table holds small model
+memos (`mmbench.models.lazy`), so a fully cached rerun does not load the model at all.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class OutputCache:
                 "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, capability TEXT,"
                 " kind TEXT, dtype TEXT, shape TEXT, data BLOB, meta TEXT)"
             )
+            self._db.execute("CREATE TABLE IF NOT EXISTS models (key TEXT PRIMARY KEY, memo TEXT)")
         except (OSError, sqlite3.Error) as err:
             raise MMBenchError(
                 f"cannot open the output cache at {self.path} ({err}); set MMBENCH_CACHE to a"
@@ -92,6 +94,15 @@ class OutputCache:
                 "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
 
+    def get_model_memo(self, key: str) -> str | None:
+        """The model memo stored under `key` (a JSON text), if any."""
+        row = self._db.execute("SELECT memo FROM models WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put_model_memo(self, key: str, memo: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO models VALUES (?, ?)", (key, memo))
+
     def stats(self) -> CacheStats:
         counts = dict(
             self._db.execute("SELECT capability, COUNT(*) FROM outputs GROUP BY capability")
@@ -100,10 +111,11 @@ class OutputCache:
         return CacheStats(self.path, sum(counts.values()), size, counts)
 
     def clear(self) -> int:
-        """Delete every entry; returns how many there were."""
+        """Delete every output and model memo; returns how many outputs there were."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM outputs").fetchone()
         with self._db:
             self._db.execute("DELETE FROM outputs")
+            self._db.execute("DELETE FROM models")
         self._db.execute("VACUUM")
         return int(count)
 

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import subprocess
 import time
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,36 +80,33 @@ def run(request: RunRequest) -> RunOutcome:
         seed=request.seed,
         generation=dict(request.generation),
     )
-    model = load_model(request.model, model_options)
-    for capability in task_type.capabilities(spec, options, model):
-        model.require(capability, spec.name)
-    from mmbench.data.sources import open_source
-
-    table = open_source(spec.source, request.data_dir).head(request.limit)
-    table.require_columns(spec.columns, spec.name)
     cache = None
     if request.use_cache:
         from mmbench.cache import OutputCache
 
         cache = OutputCache(request.cache_dir)
-    engine = Engine(
-        model,
-        EngineConfig(
-            batch_size=request.batch_size,
-            num_workers=request.num_workers,
-            on_error=request.on_error,
-            progress=request.progress and distributed.rank == 0,
-            pin_memory=model.device.startswith("cuda"),
-        ),
-        cache=cache,
-        distributed=distributed,
-    )
-    ctx = TaskContext(spec, options, table, model, engine, request.bootstrap, request.seed)
-    try:
+    with closing(cache) if cache is not None else nullcontext():
+        model = load_model(request.model, model_options, memos=cache)
+        for capability in task_type.capabilities(spec, options, model):
+            model.require(capability, spec.name)
+        from mmbench.data.sources import open_source
+
+        table = open_source(spec.source, request.data_dir).head(request.limit)
+        table.require_columns(spec.columns, spec.name)
+        engine = Engine(
+            model,
+            EngineConfig(
+                batch_size=request.batch_size,
+                num_workers=request.num_workers,
+                on_error=request.on_error,
+                progress=request.progress and distributed.rank == 0,
+                pin_memory=model.device.startswith("cuda"),
+            ),
+            cache=cache,
+            distributed=distributed,
+        )
+        ctx = TaskContext(spec, options, table, model, engine, request.bootstrap, request.seed)
         output = task_type.evaluate(ctx)
-    finally:
-        if cache is not None:
-            cache.close()
     total = time.perf_counter() - started
     result = Result(
         mmbench_version=mmbench.__version__,

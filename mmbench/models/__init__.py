@@ -1,7 +1,9 @@
 """Model adapters, chosen by URI scheme (`hf:`, `open_clip:`, `builtin:`, `py:`).
 
 The registry maps a scheme to "module:function" and imports the module only when a URI with that
-scheme is loaded, so listing models or printing help never imports torch.
+scheme is loaded, so listing models or printing help never imports torch. A scheme's module may
+also define `identify(rest, options)`: a cheap identity of the model's files that lets a cached
+rerun skip loading the model (see `mmbench.models.lazy`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 from mmbench.errors import MMBenchError, did_you_mean
 
 if TYPE_CHECKING:
+    from mmbench.cache import OutputCache
     from mmbench.models.base import ModelAdapter, ModelOptions
 
 SCHEMES: dict[str, tuple[str, str]] = {
@@ -41,11 +44,32 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme, rest
 
 
-def load_model(uri: str, options: ModelOptions) -> ModelAdapter:
-    """Build the adapter for `uri` (e.g. 'hf:openai/clip-vit-base-patch32', 'builtin:random')."""
+def load_model(uri: str, options: ModelOptions, memos: OutputCache | None = None) -> ModelAdapter:
+    """Build the adapter for `uri` (e.g. 'hf:openai/clip-vit-base-patch32', 'builtin:random').
+
+    With `memos` (the output cache), a model seen before with the same files and options comes
+    back as a `LazyModel` that loads the real one only if some output is not cached.
+    """
     scheme, rest = split_uri(uri)
     module_name, _, func_name = SCHEMES[scheme][0].partition(":")
-    factory = getattr(importlib.import_module(module_name), func_name)
-    adapter = factory(rest, options)
-    adapter.uri = uri
+    module = importlib.import_module(module_name)
+
+    def build() -> ModelAdapter:
+        adapter = getattr(module, func_name)(rest, options)
+        adapter.uri = uri
+        return adapter
+
+    identify = getattr(module, "identify", None)
+    identity = identify(rest, options) if memos is not None and identify is not None else None
+    if identity is None or memos is None:
+        return build()
+    from mmbench.models.base import resolve_device
+    from mmbench.models.lazy import LazyModel, ModelMemo, memo_key
+
+    key = memo_key(uri, options, resolve_device(options.device), identity)
+    memo = memos.get_model_memo(key)
+    if memo is not None:
+        return LazyModel(uri, ModelMemo.from_json(memo), build)
+    adapter = build()
+    memos.put_model_memo(key, ModelMemo.of(adapter).to_json())
     return adapter

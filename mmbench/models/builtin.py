@@ -58,6 +58,18 @@ def load(name: str, options: ModelOptions) -> ModelAdapter:
     )
 
 
+def identify(name: str, options: ModelOptions) -> dict[str, Any] | None:
+    """Cheap identity for `mmbench.models.lazy`: the name, plus the weight files' stamps."""
+    if name == "random":
+        return {"name": name}
+    if name == "effnet-minilm":
+        from mmbench.models.builtin_effnet import weight_files
+        from mmbench.models.lazy import file_stamps
+
+        return {"name": name, "files": file_stamps(weight_files())}
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # builtin:random
 

@@ -104,6 +104,12 @@ def _weight_paths() -> tuple[Path, Path]:
     return effnet, minilm
 
 
+def weight_files() -> list[Path]:
+    """The files whose content the fingerprint covers (and the tokenizer the text side reads)."""
+    effnet, minilm = _weight_paths()
+    return [effnet, minilm / "model.safetensors", minilm / "tokenizer.json"]
+
+
 _HASHES: dict[tuple[str, int, int], str] = {}
 _HASH_LOCK = threading.Lock()
 

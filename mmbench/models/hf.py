@@ -860,3 +860,30 @@ def run_fixed_chunks(fn: Any, inputs: dict[str, Any], size: int = MICRO_BATCH) -
             }
         outputs.append(fn(chunk)[:real])
     return torch.cat(outputs)
+
+
+# --------------------------------------------------------------------------- cheap identity
+
+
+def identify(spec: str, options: ModelOptions) -> dict[str, Any] | None:
+    """The model's identity without loading it (`mmbench.models.lazy`), or None to always load.
+
+    A local directory is identified by the names, sizes and modification times of the files
+    `local_content_hash` reads; a hub model by its commit, which is immutable (an unpinned
+    revision is resolved with one metadata request, as loading would).
+    """
+    location, revision, is_local = parse_spec(spec)
+    if is_local:
+        root = Path(location)
+        if not (root / "config.json").is_file():
+            return None  # loading reports the error
+        files = sorted(
+            p
+            for p in root.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.name.endswith(_HASHED_SUFFIXES)
+        )
+        from mmbench.models.lazy import file_stamps
+
+        return {"local": location, "files": file_stamps(files, root)}
+    commit = revision if revision and _COMMIT.match(revision) else _hub_commit(location, revision)
+    return {"hub_id": location, "commit": commit} if commit else None
