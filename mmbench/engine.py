@@ -4,7 +4,8 @@ The engine is what keeps the accelerator busy: DataLoader workers load and prepr
 (decode, resize, tokenise) while the main process runs the model; outputs already in the cache are
 never recomputed; with several processes (torchrun) each rank computes a shard and every rank gets
 all outputs back. Outputs come back in item order whatever the batch size or world size, which is
-what makes numbers independent of both.
+what makes numbers independent of both. Embeddings can go straight into an `EmbeddingMatrix`
+(memory-mapped for galleries larger than memory) instead of a list of per-item tensors.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mmbench.cache import OutputCache, cache_key
+from mmbench.embedding_matrix import EmbeddingMatrix
 from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import ModelAdapter
 
 CPU_DEFAULT_BATCH = 32
 GPU_START_BATCH = 256
+# Cache entries read per query: bounds the memory of a lookup over a large gallery.
+_LOOKUP_CHUNK = 4096
 
 
 @dataclass
@@ -33,6 +37,8 @@ class EngineConfig:
     on_error: str = "fail"
     progress: bool = True
     pin_memory: bool = False
+    #: where embedding matrices live: "memory", "disk" (memory-mapped) or "auto"
+    embedding_store: str = "auto"
 
 
 @dataclass
@@ -77,6 +83,7 @@ class EngineStats:
     items: int = 0
     computed: int = 0
     batch_size: int | None = None
+    embeddings_on_disk: bool = False
 
 
 class _ItemDataset:
@@ -129,25 +136,44 @@ class Engine:
         self.distributed = distributed or Distributed()
         self.stats = EngineStats(batch_size=config.batch_size)
 
-    def run(self, capability: str, items: Sequence[Any], desc: str = "") -> CapabilityOutputs:
-        """Outputs of `capability` for every item, in item order."""
+    def run(
+        self,
+        capability: str,
+        items: Sequence[Any],
+        desc: str = "",
+        into: EmbeddingMatrix | None = None,
+    ) -> CapabilityOutputs:
+        """Outputs of `capability` for every item, in item order.
+
+        With `into`, each output tensor is written to its row of that matrix as soon as it is
+        read from the cache or computed, and `outputs` stays all None (meta is still kept).
+        """
         n = len(items)
         result = CapabilityOutputs(outputs=[None] * n, meta=[None] * n)
+        keep = self._keeper(result, into)
         keys = self._keys(capability, items)
         pending = list(range(n))
         if keys is not None and self.cache is not None:
-            hits = self.cache.get_many(keys)
-            for i, key in enumerate(keys):
-                if key in hits:
-                    result.outputs[i], result.meta[i] = hits[key]
-            pending = [i for i in range(n) if keys[i] not in hits]
+            pending = []
+            for start in range(0, n, _LOOKUP_CHUNK):
+                chunk = keys[start : start + _LOOKUP_CHUNK]
+                hits = self.cache.get_many(chunk)
+                for index, key in enumerate(chunk, start):
+                    if key in hits:
+                        keep(index, *hits[key])
+                    else:
+                        pending.append(index)
         mine = self.distributed.shard(pending)
-        local = self._compute(capability, items, mine, keys, desc)
+        # One process keeps nothing but what `keep` stores; ranks must hand their outputs over.
+        sink = keep if self.distributed.world_size == 1 else None
+        local = self._compute(capability, items, mine, keys, desc, sink)
         for part in self.distributed.all_gather(local):
             for index, output, meta in part["done"]:
-                result.outputs[index], result.meta[index] = output, meta
+                keep(index, output, meta)
             result.failed.update(part["failed"])
         result.computed = len(pending)
+        if into is not None:
+            self.stats.embeddings_on_disk |= into.on_disk
         self.stats.items += n
         self.stats.computed += len(pending)
         if result.failed and self.config.on_error == "fail":
@@ -156,6 +182,27 @@ class Engine:
             suffix = f" ({more} more item(s) failed too)" if more else ""
             raise MediaError(result.failed[first] + suffix)
         return result
+
+    def embedding_matrix(self, n_rows: int) -> EmbeddingMatrix:
+        """An empty `[n_rows, d]` matrix for `run(..., into=)`, placed per `embedding_store`.
+
+        Disk matrices go to `scratch/` in the cache folder (the system temp folder without one).
+        """
+        scratch = self.cache.directory / "scratch" if self.cache is not None else None
+        return EmbeddingMatrix(n_rows, self.config.embedding_store, scratch)
+
+    @staticmethod
+    def _keeper(
+        result: CapabilityOutputs, into: EmbeddingMatrix | None
+    ) -> Callable[[int, Any, Any], None]:
+        def keep(index: int, output: Any, meta: Any) -> None:
+            result.meta[index] = meta
+            if into is None:
+                result.outputs[index] = output
+            else:
+                into.write(index, output)
+
+        return keep
 
     def _keys(self, capability: str, items: Sequence[Any]) -> list[str] | None:
         if self.cache is None:
@@ -177,8 +224,11 @@ class Engine:
         indices: list[int],
         keys: list[str] | None,
         desc: str,
+        sink: Callable[[int, Any, Any], None] | None = None,
     ) -> dict[str, Any]:
+        """Compute `indices`; outputs go to `sink`, or are returned under "done" without one."""
         done: list[tuple[int, Any, Any]] = []
+        finished: set[int] = set()
         failed: dict[int, str] = {}
         if not indices:
             return {"done": done, "failed": failed}
@@ -204,8 +254,13 @@ class Engine:
                     if batch["batch"] is not None:
                         outputs = self._call(capability, batch["batch"])
                         new = list(zip(batch["indices"], outputs, batch["meta"], strict=True))
-                        done.extend(new)
                         self._store(capability, keys, new)
+                        finished.update(batch["indices"])
+                        if sink is None:
+                            done.extend(new)
+                        else:
+                            for index, output, meta in new:
+                                sink(index, output, meta)
                     bar.update(len(batch["indices"]) + len(batch["failed"]))
                     if failed and self.config.on_error == "fail":
                         bar.close()
@@ -217,8 +272,7 @@ class Engine:
                         f"the model ran out of accelerator memory at batch size {batch_size}; pass"
                         " --batch-size auto (or a smaller N), a lower --dtype, or a larger device"
                     ) from None
-                finished = {i for i, _, _ in done} | set(failed)
-                indices = [i for i in indices if i not in finished]
+                indices = [i for i in indices if i not in finished and i not in failed]
                 position = 0
                 batch_size = max(1, batch_size // 2)
                 self.stats.batch_size = batch_size

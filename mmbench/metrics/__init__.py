@@ -18,6 +18,7 @@ _EXPORTS = {
     "retrieval_recall": "mmbench.metrics.retrieval",
     "retrieval_ranks": "mmbench.metrics.retrieval",
     "recall_from_ranks": "mmbench.metrics.retrieval",
+    "l2_normalize_rows_": "mmbench.metrics.retrieval",
     "best_positive_ranks": "mmbench.metrics.retrieval",
     "vqa_accuracy": "mmbench.metrics.vqa",
     "normalize_vqa_answer": "mmbench.metrics.vqa",

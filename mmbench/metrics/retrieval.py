@@ -145,6 +145,7 @@ def retrieval_ranks(
     text_to_image: Tensor | Sequence[int],
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    normalized: bool = False,
 ) -> RetrievalRanks:
     """Per-query ranks of the best positive, both directions, from one similarity computation.
 
@@ -152,6 +153,9 @@ def retrieval_ranks(
     embeddings' device. `i2t_ranks[i]` = 1 + the number of texts *not* of image i scored >= image
     i's best text; `t2i_ranks[j]` = 1 + the number of other images scored >= text j's own image
     (pessimistic ties). R@K is `mean(ranks <= K)`; write the ranks per sample for error analysis.
+
+    `normalized=True` says both inputs went through `l2_normalize_rows_` (same dtype): no
+    normalised copy is made, so memory-mapped embeddings stay on disk.
     """
     image_emb, image_norms = _as_matrix(image_emb, "image_emb")
     text_emb, text_norms = _as_matrix(text_emb, "text_emb")
@@ -173,9 +177,12 @@ def retrieval_ranks(
             f"({int(no_text.sum())} such images); every image needs a caption: drop those images"
         )
     dtype = torch.float64 if torch.float64 in (image_emb.dtype, text_emb.dtype) else torch.float32
-    # x / max(|x|, 1e-12): torch.nn.functional.normalize, reusing the norms of the input check.
-    images = image_emb.to(dtype) / image_norms.to(dtype).clamp_min(1e-12)
-    texts = text_emb.to(dtype) / text_norms.to(dtype).clamp_min(1e-12)
+    if normalized:
+        images, texts = image_emb.to(dtype), text_emb.to(dtype)
+    else:
+        # x / max(|x|, 1e-12): torch.nn.functional.normalize, reusing the input check's norms.
+        images = image_emb.to(dtype) / image_norms.to(dtype).clamp_min(1e-12)
+        texts = text_emb.to(dtype) / text_norms.to(dtype).clamp_min(1e-12)
     ranks = _rank(
         _EmbeddingScores(images, texts),
         *_positive_pairs(owner, len(images), len(texts)),
@@ -186,6 +193,19 @@ def retrieval_ranks(
     )
     assert ranks.item_ranks is not None
     return RetrievalRanks(i2t_ranks=ranks.query_ranks, t2i_ranks=ranks.item_ranks)
+
+
+@torch.no_grad()
+def l2_normalize_rows_(x: Tensor, chunk_rows: int = 65536) -> Tensor:
+    """Divide each row of `x` by max(its L2 norm, 1e-12) in place, `chunk_rows` rows at a time.
+
+    The same arithmetic as `torch.nn.functional.normalize` (and `retrieval_ranks`' own
+    normalisation) without a full-size temporary, for memory-mapped embeddings.
+    """
+    for start in range(0, len(x), chunk_rows):
+        block = x[start : start + chunk_rows]
+        block.div_(torch.linalg.vector_norm(block, dim=-1, keepdim=True).clamp_min(1e-12))
+    return x
 
 
 def recall_from_ranks(

@@ -74,7 +74,11 @@ class RetrievalTask(TaskType):
     def evaluate(self, ctx: TaskContext) -> TaskOutput:
         import torch
 
-        from mmbench.metrics.retrieval import recall_from_ranks, retrieval_ranks
+        from mmbench.metrics.retrieval import (
+            l2_normalize_rows_,
+            recall_from_ranks,
+            retrieval_ranks,
+        )
 
         spec, options = ctx.spec, ctx.options
         role = _visual_role(spec.columns, spec.name)
@@ -83,23 +87,32 @@ class RetrievalTask(TaskType):
             as_text_list(row[spec.columns["texts"]], "texts", rid, options.text_separator)
             for rid, row in zip(ids, ctx.table.rows, strict=True)
         ]
-        visual = ctx.engine.run(
-            ENCODE_VIDEOS if role == "video" else ENCODE_IMAGES,
-            visual_items(ctx, role, ids, options.sampling()),
-            desc=f"{spec.name}: {role}s",
-        )
-        kept = [i for i in range(len(ids)) if i not in visual.failed]
-        texts = [t for i in kept for t in captions[i]]
-        owner = [pos for pos, i in enumerate(kept) for _ in captions[i]]
-        text_out = ctx.engine.run(ENCODE_TEXTS, [TextItem(t) for t in texts], f"{spec.name}: texts")
-        image_emb = visual.stacked(kept)
-        text_emb = text_out.stacked(range(len(texts)))
-        ranks = retrieval_ranks(
-            image_emb,
-            text_emb,
-            torch.tensor(owner, dtype=torch.long),
-            chunk_size=options.chunk_size,
-        )
+        # Embeddings go straight into (possibly memory-mapped) matrices and are normalised and
+        # compacted there, so a gallery larger than memory never needs a second copy.
+        with ctx.engine.embedding_matrix(len(ids)) as visual_matrix:
+            visual = ctx.engine.run(
+                ENCODE_VIDEOS if role == "video" else ENCODE_IMAGES,
+                visual_items(ctx, role, ids, options.sampling()),
+                desc=f"{spec.name}: {role}s",
+                into=visual_matrix,
+            )
+            kept = [i for i in range(len(ids)) if i not in visual.failed]
+            texts = [t for i in kept for t in captions[i]]
+            owner = [pos for pos, i in enumerate(kept) for _ in captions[i]]
+            with ctx.engine.embedding_matrix(len(texts)) as text_matrix:
+                ctx.engine.run(
+                    ENCODE_TEXTS,
+                    [TextItem(t) for t in texts],
+                    f"{spec.name}: texts",
+                    into=text_matrix,
+                )
+                ranks = retrieval_ranks(
+                    l2_normalize_rows_(visual_matrix.rows(kept)),
+                    l2_normalize_rows_(text_matrix.rows(range(len(texts)))),
+                    torch.tensor(owner, dtype=torch.long),
+                    chunk_size=options.chunk_size,
+                    normalized=True,
+                )
         all_metrics = recall_from_ranks(ranks.i2t_ranks, ranks.t2i_ranks, ks=KS)
         if role == "video":
             all_metrics = {
