@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from mmbench.errors import MMBenchError
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # SQLite limits the number of bound parameters in one statement
+_INIT_TIMEOUT_S = 60
 
 
 def default_cache_dir() -> Path:
@@ -54,18 +56,39 @@ class OutputCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, capability TEXT,"
-                " kind TEXT, dtype TEXT, shape TEXT, data BLOB, meta TEXT)"
-            )
-            self._db.execute("CREATE TABLE IF NOT EXISTS models (key TEXT PRIMARY KEY, memo TEXT)")
+            self._initialise()
         except (OSError, sqlite3.Error) as err:
             raise MMBenchError(
                 f"cannot open the output cache at {self.path} ({err}); set MMBENCH_CACHE to a"
                 " writable folder or pass --no-cache"
             ) from err
+
+    def _initialise(self) -> None:
+        """Switch to WAL and create the tables, retrying while another process does the same.
+
+        Switching a new database to WAL takes an exclusive lock, and SQLite reports a concurrent
+        switch (torchrun ranks opening a fresh cache together) as "database is locked" at once
+        instead of waiting on the busy timeout.
+        """
+        deadline = time.monotonic() + _INIT_TIMEOUT_S
+        delay = 0.01
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, capability TEXT,"
+                    " kind TEXT, dtype TEXT, shape TEXT, data BLOB, meta TEXT)"
+                )
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS models (key TEXT PRIMARY KEY, memo TEXT)"
+                )
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(0.5, delay * 2)
 
     def close(self) -> None:
         self._db.close()

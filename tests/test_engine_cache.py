@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sqlite3
 from pathlib import Path
 
@@ -119,3 +121,34 @@ def test_auto_batch_size_backs_off_on_out_of_memory(counting_adapter) -> None:
     fixed = engine(counting_adapter, batch_size=8)
     with pytest.raises(MMBenchError, match="out of accelerator memory at batch size 8"):
         fixed.run(ENCODE_TEXTS, [TextItem(t) for t in TEXTS])
+
+
+def _open_caches_at_once(root: str, rounds: int, barrier, errors) -> None:
+    for k in range(rounds):
+        barrier.wait()
+        try:
+            cache = OutputCache(Path(root) / f"cache{k}")
+            cache.put_many(ENCODE_TEXTS, [(f"key-{os.getpid()}", "text", {})])
+            cache.close()
+        except MMBenchError as err:
+            errors.put(str(err))
+
+
+def test_processes_opening_a_fresh_cache_together_all_succeed(tmp_path: Path) -> None:
+    # torchrun ranks open the same new cache at the same moment; switching it to WAL then
+    # raced ("database is locked") before OutputCache retried.
+    context = multiprocessing.get_context("spawn")
+    rounds, n = 20, 4
+    barrier, errors = context.Barrier(n), context.Queue()
+    workers = [
+        context.Process(target=_open_caches_at_once, args=(str(tmp_path), rounds, barrier, errors))
+        for _ in range(n)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0] * n
+    assert errors.empty(), errors.get()
+    for k in range(rounds):
+        assert OutputCache(tmp_path / f"cache{k}").stats().entries == n
