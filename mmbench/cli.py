@@ -144,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, help="cache folder (default $MMBENCH_CACHE or ~/.cache/mmbench)"
     )
     run.add_argument(
+        "--embedding-store",
+        choices=["auto", "memory", "disk"],
+        default="auto",
+        help="where retrieval keeps its embedding matrices: disk = memory-mapped scratch files in"
+        " the cache folder, for galleries larger than memory; auto (default) = disk when a matrix"
+        " would take over a quarter of the available memory",
+    )
+    run.add_argument(
         "--trust-remote-code",
         action="store_true",
         help="allow hf: models that run code from their repository (off by default)",
@@ -266,6 +274,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             use_cache=not args.no_cache,
             cache_dir=args.cache_dir,
+            embedding_store=args.embedding_store,
             bootstrap=args.bootstrap,
             on_error=args.on_error,
             trust_remote_code=args.trust_remote_code,

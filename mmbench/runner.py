@@ -44,6 +44,8 @@ class RunRequest:
     data_dir: Path | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    #: "auto", "memory" or "disk" (memory-mapped); see `mmbench.embedding_matrix`
+    embedding_store: str = "auto"
     bootstrap: int = 0
     on_error: str = "fail"
     trust_remote_code: bool = False
@@ -101,6 +103,7 @@ def run(request: RunRequest) -> RunOutcome:
                 on_error=request.on_error,
                 progress=request.progress and distributed.rank == 0,
                 pin_memory=model.device.startswith("cuda"),
+                embedding_store=request.embedding_store,
             ),
             cache=cache,
             distributed=distributed,
@@ -135,6 +138,8 @@ def run(request: RunRequest) -> RunOutcome:
                 "bootstrap": request.bootstrap,
                 "on_error": request.on_error,
                 "cache": request.use_cache,
+                "embedding_store": request.embedding_store,
+                "embeddings_on_disk": engine.stats.embeddings_on_disk,
                 "data_dir": str(request.data_dir) if request.data_dir else None,
             },
         ),
