@@ -170,7 +170,28 @@ def run(request: RunRequest) -> RunOutcome:
 
 
 def init_distributed() -> Distributed:
-    """Join the torchrun / accelerate process group when launched by one (WORLD_SIZE > 1)."""
+    """Join the launcher's process group when started as one of several processes.
+
+    torchrun and `accelerate launch --multi_gpu` set RANK, WORLD_SIZE and LOCAL_RANK. `accelerate
+    launch --cpu --num_processes N --mpirun_hostfile F` starts the processes with mpirun instead,
+    which sets only its MPI's own names (MPICH / Intel MPI, Open MPI, MVAPICH); without them each
+    process ran the whole task as world size 1 and all of them wrote the same result file. They
+    are copied to the torchrun names, in the order accelerate reads them, so that the env://
+    rendezvous (MASTER_ADDR / MASTER_PORT come from accelerate) and `_rank_device` see them.
+    """
+    mpi_names = {
+        "WORLD_SIZE": ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"),
+        "RANK": ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"),
+        "LOCAL_RANK": (
+            "MPI_LOCALRANKID",
+            "OMPI_COMM_WORLD_LOCAL_RANK",
+            "MV2_COMM_WORLD_LOCAL_RANK",
+        ),
+    }
+    for name, aliases in mpi_names.items():
+        found = next((os.environ[a] for a in aliases if a in os.environ), None)
+        if name not in os.environ and found is not None:
+            os.environ[name] = found
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Distributed()
