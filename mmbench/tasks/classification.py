@@ -10,6 +10,7 @@ class names after VQA-style normalisation, and an answer matching no class count
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,15 @@ class ClassificationOptions:
     templates: Any = field(default_factory=lambda: ["a photo of a {c}."])
     mode: str = "auto"
     prompt: str = DEFAULT_PROMPT
+    #: literal substring -> replacement applied to every class name before it enters a template,
+    #: the generation prompt or the samples (e.g. {"_": " "} turns "maple_tree" into "maple tree");
+    #: see `replace_substrings` for the (order-free) convention
+    class_name_replace: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "embedding", "generate"):
             raise ValueError(f"mode must be auto, embedding or generate, not {self.mode!r}")
+        _check_replacements(self.class_name_replace)
 
 
 class ClassificationTask(TaskType):
@@ -77,6 +83,9 @@ class ClassificationTask(TaskType):
             label_index(row[spec.columns["label"]], classes, rid)
             for rid, row in zip(ids, ctx.table.rows, strict=True)
         ]
+        # Label cells name classes as the dataset or class list spells them, so they are matched
+        # before the clean-up; everything the model sees or the samples report uses clean names.
+        classes = clean_class_names(classes, options.class_name_replace, spec.name)
         if self._mode(options, ctx.model) == "generate":
             logits, kept, predictions, failed = self._generate(ctx, classes, ids, labels)
         else:
@@ -176,6 +185,58 @@ def resolve_classes(value: Any, ctx: TaskContext) -> list[str]:
         raise MMBenchError(f"task {ctx.spec.name!r}: class list file {path} does not exist")
     data = json.loads(path.read_text(encoding="utf-8"))
     return [str(c) for c in (data["classes"] if isinstance(data, dict) else data)]
+
+
+def _check_replacements(value: Any) -> None:
+    """Raise a one-line ValueError unless `value` maps non-empty strings to strings."""
+    fix = 'write it as a mapping of quoted strings, e.g. class_name_replace: {"_": " "}'
+    if not isinstance(value, dict):
+        raise ValueError(f"class_name_replace must be a mapping, not {value!r}; {fix}")
+    for old, new in value.items():
+        if not isinstance(old, str) or not old:
+            raise ValueError(f"class_name_replace: key {old!r} is not a non-empty string; {fix}")
+        if not isinstance(new, str):
+            raise ValueError(
+                f"class_name_replace: the replacement of {old!r} is {new!r}, not a string; {fix}"
+            )
+
+
+def replace_substrings(text: str, replacements: dict[str, str]) -> str:
+    """`text` with every occurrence of a key of `replacements` replaced by its value.
+
+    One left-to-right pass: where several keys match at the same position the longest wins, and
+    inserted text is never searched again. The result therefore depends on the mapping's content
+    and not on its key order, which `TaskSpec.spec_hash` does not record (it sorts keys).
+    """
+    if not replacements:
+        return text
+    keys = sorted(replacements, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(k) for k in keys))
+    return pattern.sub(lambda match: replacements[match.group(0)], text)
+
+
+def clean_class_names(classes: list[str], replacements: dict[str, str], task: str) -> list[str]:
+    """Apply `class_name_replace` to each class name; it may not empty a name or merge two."""
+    from mmbench.errors import MMBenchError
+
+    if not replacements:
+        return list(classes)
+    cleaned = [replace_substrings(name, replacements) for name in classes]
+    first: dict[str, int] = {}
+    for index, name in enumerate(cleaned):
+        if not name.strip() and classes[index].strip():
+            raise MMBenchError(
+                f"task {task!r}: options.class_name_replace turns class {index}"
+                f" ({classes[index]!r}) into an empty name; change that replacement"
+            )
+        if name in first and classes[first[name]] != classes[index]:
+            raise MMBenchError(
+                f"task {task!r}: options.class_name_replace turns classes {first[name]}"
+                f" ({classes[first[name]]!r}) and {index} ({classes[index]!r}) into the same name"
+                f" {name!r}; change or drop the replacement that merges them"
+            )
+        first.setdefault(name, index)
+    return cleaned
 
 
 def resolve_templates(value: Any) -> list[str]:
