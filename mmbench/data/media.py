@@ -2,9 +2,10 @@
 
 Dataset cells come in many shapes: a path (absolute, relative to the dataset, or
 `package:<module>/<file>` for media that ship inside an installed package), raw bytes, the
-`{"bytes", "path"}` dict of an undecoded `datasets.Image` / `datasets.Video` feature, or an already
-decoded PIL image. `media_ref` turns each into a small picklable `MediaRef`, so DataLoader workers
-(not the main process) do the decoding.
+`{"bytes", "path"}` dict of an undecoded `datasets.Image` / `datasets.Video` feature, an already
+decoded PIL image, or a `RawFrames` video (raw uint8 frames plus their shape, built by the source
+layer from a `source: {raw_frames: ...}` declaration). `media_ref` turns each into a small
+picklable `MediaRef`, so DataLoader workers (not the main process) do the decoding.
 """
 
 from __future__ import annotations
@@ -14,26 +15,77 @@ import importlib.util
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from mmbench.errors import MediaError
 
 PACKAGE_PREFIX = "package:"
 
 
+@runtime_checkable
+class CellReader(Protocol):
+    """Reads one dataset cell on demand (so rows can refer to a large cell without holding it)."""
+
+    def read(self) -> Any: ...
+
+
+class RawFrames:
+    """A video stored as raw uint8 frames: one buffer plus the shape that cuts it into frames.
+
+    Convention (the layout of `numpy.ndarray.tobytes()` on a (frames, height, width, channels)
+    array): frame after frame, each frame's rows top to bottom, pixels left to right, channels last;
+    3 channels are RGB, 1 is grayscale, 4 is RGBA. The buffer is given directly or read on demand
+    through a `CellReader`; rows exploded from one video share one `RawFrames`, so its content hash
+    is computed once per video. Shape values are kept as found and checked when the video loads, so
+    a bad row fails as that sample, not the run.
+    """
+
+    def __init__(self, source: Any, shape: tuple[Any, ...], column: str) -> None:
+        self.source = source
+        self.shape = shape
+        self.column = column
+        self._digest: str | None = None
+
+    def read_bytes(self, row_id: str) -> bytes:
+        """The raw buffer; a cell that is not one bytes value is a `MediaError` naming the row."""
+        value = self.source.read() if isinstance(self.source, CellReader) else self.source
+        if isinstance(value, (bytearray, memoryview)):
+            value = bytes(value)
+        if not isinstance(value, bytes):
+            raise MediaError(
+                f"row {row_id}: raw-frame column {self.column!r} holds a {type(value).__name__},"
+                " not one bytes buffer; check `source: {raw_frames: {column: ...}}` in the task"
+            )
+        return value
+
+    def content_hash(self, row_id: str) -> str:
+        """sha256 of the shape and the buffer (cached: every question on a video shares it)."""
+        if self._digest is None:
+            shape = "x".join(str(v) for v in self.shape)
+            digest = hashlib.sha256(f"raw-frames:{shape}|".encode())
+            digest.update(self.read_bytes(row_id))
+            self._digest = digest.hexdigest()
+        return self._digest
+
+
 @dataclass(frozen=True)
 class MediaRef:
-    """Where one medium lives: a file path or in-memory bytes, plus the row it belongs to."""
+    """Where one medium lives: a file path, in-memory bytes or raw frames, plus its row."""
 
     row_id: str
     path: str | None = None
     data: bytes | None = None
+    frames: RawFrames | None = None
 
     def describe(self) -> str:
-        """Human-readable name for error messages: the path, or 'embedded bytes'."""
+        """Human-readable name for error messages: the path, 'embedded bytes' or 'raw frames'."""
+        if self.frames is not None:
+            return f"raw frames in column {self.frames.column!r}"
         return self.path if self.path is not None else "embedded bytes"
 
     def read_bytes(self) -> bytes:
+        if self.frames is not None:
+            return self.frames.read_bytes(self.row_id)
         if self.data is not None:
             return self.data
         assert self.path is not None
@@ -51,7 +103,9 @@ class MediaRef:
             ) from err
 
     def content_hash(self) -> str:
-        """sha256 of the medium's bytes: the cache key of everything computed from it."""
+        """sha256 of the medium's bytes (raw frames: and shape): the cache key of its outputs."""
+        if self.frames is not None:
+            return self.frames.content_hash(self.row_id)
         return hashlib.sha256(self.read_bytes()).hexdigest()
 
 
@@ -69,6 +123,8 @@ def resolve_package_path(ref: str) -> Path:
 
 def media_ref(value: Any, row_id: str, base_dir: Path | None = None) -> MediaRef:
     """Normalise any supported dataset cell into a `MediaRef` (see the module docstring)."""
+    if isinstance(value, RawFrames):
+        return MediaRef(row_id=row_id, frames=value)
     if isinstance(value, dict) and ("bytes" in value or "path" in value):
         if value.get("bytes"):
             return MediaRef(row_id=row_id, data=bytes(value["bytes"]), path=None)

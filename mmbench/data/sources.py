@@ -8,7 +8,8 @@ the code real runs use. Local sources accept what `datasets` itself writes or re
 * a single `.parquet`, `.jsonl` / `.json` file (media as paths relative to that file's folder).
 
 Media columns (`datasets.Image` / `datasets.Video` features) are read undecoded, so decoding
-happens in DataLoader workers, not here.
+happens in DataLoader workers, not here. A source may also declare row transforms, `explode` and
+`raw_frames` (`mmbench.data.rows`), applied to the rows from either origin.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmbench.data.rows import ExplodeSpec, RawFramesSpec, SourceRows, transformed_columns
 from mmbench.errors import MMBenchError, did_you_mean
 
-SOURCE_KEYS = {"hub", "revision", "split", "config", "local"}
+#: where the rows come from (always part of the spec hash)
+LOCATION_KEYS = ("hub", "revision", "split", "config", "local")
+#: row transforms (in the spec hash only when declared, so older specs keep their hash)
+TRANSFORM_KEYS = ("explode", "raw_frames")
+SOURCE_KEYS = set(LOCATION_KEYS) | set(TRANSFORM_KEYS)
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where the rows come from: a hub dataset (pinned revision) or a local path."""
+    """Where the rows come from (a hub dataset at a pinned revision, or a local path) and the
+    row transforms that turn them into the task's rows."""
 
     hub: str | None = None
     revision: str | None = None
@@ -35,6 +42,17 @@ class SourceSpec:
     config: str | None = None
     local: str | None = None
     base_dir: Path | None = None
+    explode: ExplodeSpec | None = None
+    raw_frames: RawFramesSpec | None = None
+
+    def as_data(self) -> dict[str, Any]:
+        """The YAML-level fields as plain data: every location key, and each declared transform."""
+        data: dict[str, Any] = {k: getattr(self, k) for k in LOCATION_KEYS}
+        for key in TRANSFORM_KEYS:
+            transform = getattr(self, key)
+            if transform is not None:
+                data[key] = transform.to_dict()
+        return data
 
     def local_path(self) -> Path | None:
         """The local path, resolved against the YAML file's folder when relative."""
@@ -84,13 +102,25 @@ class Table:
 
 
 def open_source(source: SourceSpec, data_dir: Path | None = None) -> Table:
-    """Open the split a task names; `data_dir` replaces a hub source with a local copy."""
-    if data_dir is not None:
-        return _open_local(Path(data_dir), source.split)
+    """Open the split a task names, then apply its row transforms; `data_dir` replaces a hub
+    source with a local copy (the transforms apply to it all the same)."""
     local = source.local_path()
-    if local is not None:
-        return _open_local(local, source.split)
-    return _open_hub(source)
+    if data_dir is not None:
+        table = _open_local(Path(data_dir), source.split)
+    elif local is not None:
+        table = _open_local(local, source.split)
+    else:
+        table = _open_hub(source)
+    return _transform(table, source)
+
+
+def _transform(table: Table, source: SourceSpec) -> Table:
+    if source.explode is None and source.raw_frames is None:
+        return table
+    what = table.description
+    columns = transformed_columns(table.columns, source.explode, source.raw_frames, what)
+    rows = SourceRows(table.rows, source.explode, source.raw_frames, what)
+    return Table(rows, table.fingerprint, table.base_dir, columns, what)
 
 
 def _open_hub(source: SourceSpec) -> Table:

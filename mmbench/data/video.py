@@ -4,16 +4,25 @@ Frame sampling follows the convention of CLIP4Clip / lmms-eval: `uniform` takes 
 centres of N equal segments of the clip; `fps` takes one frame every 1/fps seconds, capped at
 `max_frames` by uniform subsampling. The chosen frame indices are returned so they can be recorded
 per sample: a reader can always tell exactly which frames a model saw.
+
+Videos stored as raw uint8 frames (`mmbench.data.media.RawFrames`) are cut from their buffer with
+the same uniform sampling; their indices count the stored frames, which for hub copies are often
+already a subsample of the original clip. They carry no frame rate, so `fps` sampling is refused
+when the task spec is loaded.
 """
 
 from __future__ import annotations
 
 import io
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from mmbench.data.media import MediaRef
+from mmbench.data.media import MediaRef, RawFrames
 from mmbench.errors import MediaError, MMBenchError
+
+#: PIL mode of a raw frame by its number of channels (converted to RGB after decoding)
+RAW_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ def fps_indices(total: int, native_fps: float, fps: float, max_frames: int) -> l
 
 def load_video(ref: MediaRef, sampling: FrameSampling) -> VideoClip:
     """Decode the sampled frames of a video; a corrupt or empty file raises `MediaError`."""
+    if ref.frames is not None:
+        return load_raw_frames(ref.frames, ref.row_id, sampling)
     import av
 
     data = ref.read_bytes()
@@ -110,3 +121,46 @@ def _decode_indices(data: bytes, wanted: set[int]) -> dict[int, Any]:
             if index >= last:
                 break
     return frames
+
+
+def load_raw_frames(video: RawFrames, row_id: str, sampling: FrameSampling) -> VideoClip:
+    """Cut `num_frames` uniformly sampled frames out of a raw buffer (layout: see `RawFrames`).
+
+    A buffer whose length is not frames * height * width * channels (truncated, or shape columns
+    that do not match it) is a `MediaError` naming the row, like a corrupt video file.
+    """
+    from PIL import Image
+
+    count, height, width, channels = _raw_shape(video, row_id)
+    data = video.read_bytes(row_id)
+    frame_size = height * width * channels
+    if len(data) != count * frame_size:
+        raise MediaError(
+            f"raw frames of row {row_id} (column {video.column!r}) hold {len(data)} bytes, not"
+            f" frames*height*width*channels = {count}*{height}*{width}*{channels} ="
+            f" {count * frame_size} (truncated buffer or wrong shape columns); re-export the"
+            " video or remove the row, or pass --on-error skip"
+        )
+    indices = uniform_indices(count, sampling.num_frames)
+    view = memoryview(data)
+    frames = tuple(
+        Image.frombytes(
+            RAW_MODES[channels], (width, height), view[i * frame_size : (i + 1) * frame_size]
+        ).convert("RGB")
+        for i in indices
+    )
+    return VideoClip(frames=frames, indices=tuple(indices))
+
+
+def _raw_shape(video: RawFrames, row_id: str) -> tuple[int, int, int, int]:
+    """The (frames, height, width, channels) of a raw video as positive ints, or a `MediaError`."""
+    shape = video.shape
+    valid = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in shape)
+    if not valid or min(shape) < 1 or shape[3] not in RAW_MODES:
+        raise MediaError(
+            f"raw frames of row {row_id} (column {video.column!r}) have shape {shape} (frames,"
+            " height, width, channels); each must be a positive integer and channels 1, 3 or 4:"
+            " fix the row's shape columns or remove the row, or pass --on-error skip"
+        )
+    count, height, width, channels = (int(v) for v in shape)
+    return count, height, width, channels

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmbench.data.rows import parse_explode, parse_raw_frames
 from mmbench.data.sources import SOURCE_KEYS, SourceSpec
 from mmbench.errors import MMBenchError, did_you_mean
 
@@ -20,7 +21,10 @@ TOP_LEVEL_KEYS = {
     "type": "task type: retrieval, classification, captioning, qa",
     "version": "integer; bump on any change that moves numbers",
     "description": "one line shown by `mmbench list tasks`",
-    "source": "{hub: ID, revision: REV, split: S, config: C} or {local: PATH, split: S}",
+    "source": (
+        "{hub: ID, revision: REV, split: S, config: C} or {local: PATH, split: S}; optional row"
+        " transforms explode and raw_frames"
+    ),
     "columns": "mapping from the task type's roles to dataset column names",
     "metrics": "metrics to report (subset of the task type's)",
     "headline": "the metric shown in leaderboard summaries (default: the first metric)",
@@ -54,7 +58,7 @@ class TaskSpec:
             "name": self.name,
             "type": self.type,
             "version": self.version,
-            "source": {k: getattr(self.source, k) for k in sorted(SOURCE_KEYS)},
+            "source": self.source.as_data(),
             "columns": self.columns,
             "metrics": list(self.metrics),
             "options": self.options,
@@ -64,7 +68,7 @@ class TaskSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain data (what `mmbench show task` prints)."""
-        source = {k: getattr(self.source, k) for k in sorted(SOURCE_KEYS)}
+        source = self.source.as_data()
         return {
             "name": self.name,
             "type": self.type,
@@ -122,11 +126,17 @@ def parse_spec(data: Any, path: Path) -> TaskSpec:
         raise MMBenchError(
             f"task file {where}: headline {headline!r} is not one of its metrics {metrics}"
         )
+    source = _parse_source(data["source"], path)
+    if source.raw_frames is not None and options.get("fps") is not None:
+        raise MMBenchError(
+            f"task file {where}: videos read through source.raw_frames carry no frame rate, so"
+            " options.fps cannot apply; sample them with options.num_frames instead"
+        )
     return TaskSpec(
         name=name,
         type=_typed(data, "type", str, where),
         version=version,
-        source=_parse_source(data["source"], path),
+        source=source,
         columns=dict(columns),
         metrics=tuple(metrics),
         headline=headline,
@@ -156,6 +166,8 @@ def _parse_source(raw: Any, path: Path) -> SourceSpec:
         config=raw.get("config"),
         local=raw.get("local"),
         base_dir=path.parent,
+        explode=parse_explode(raw["explode"], str(path)) if "explode" in raw else None,
+        raw_frames=parse_raw_frames(raw["raw_frames"], str(path)) if "raw_frames" in raw else None,
     )
 
 
