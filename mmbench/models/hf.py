@@ -468,6 +468,15 @@ def load_processor(source: HFSource, options: ModelOptions) -> Any:
     kwargs = {"revision": source.load_revision, "trust_remote_code": options.trust_remote_code}
     try:
         processor = AutoProcessor.from_pretrained(source.location, **kwargs)
+    except ImportError as exc:
+        # The processor needs a package that is missing (in transformers 5 every video processor,
+        # hence Qwen2-VL's whole processor, needs torchvision). No fallback: an image processor
+        # and a tokenizer alone would not expand the image placeholders, so answers would be wrong.
+        raise MMBenchError(
+            f"cannot load the processor of model {source.name!r} ({_one_line(exc)}); install the"
+            " package that message names (for a video processor: torchvision, the build that"
+            " matches your torch)"
+        ) from exc
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise remote_code_error(source.name, None) from exc

@@ -1,0 +1,577 @@
+"""`hf:` generators of the families beyond BLIP and LLaVA, against tiny random checkpoints.
+
+Qwen2-VL (images and video), Idefics3, PaliGemma and BLIP-2: each is built from its transformers
+config (two layers, width 32, a word-level vocabulary) with its own processor class and the chat
+template its hub checkpoints ship, saved with `save_pretrained`, and loaded through `hf:<dir>`. What
+mmbench generates must equal, text for text, what the same processor and `model.generate` give
+when called directly the way each model card does (greedy, same `max_new_tokens`).
+
+Weights are drawn with a wide `initializer_range` so that a tiny random model's answer depends on
+the image, not only on the last prompt token; the tests check that it does, so a pipeline that
+dropped the pixels could not pass.
+
+Qwen2-VL's processor has a video processor, and in transformers 5 every video processor (and so
+every processor holding one) needs torchvision; its tests are skipped where torchvision does not
+import, and there a test checks instead that such a checkpoint fails to load with a one-line error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mmbench.errors import MMBenchError
+from mmbench.models import load_model
+from mmbench.models.base import GENERATE, GenerationInput, ModelOptions
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+skdata = pytest.importorskip("skimage.data")
+Image = pytest.importorskip("PIL.Image")
+
+from test_hf_adapters import run, tiny_vision, word_tokenizer  # noqa: E402
+
+MAX_NEW = 6
+OPTIONS = ModelOptions(device="cpu", generation={"max_new_tokens": MAX_NEW})
+WIDE_INIT = 0.5  # see the module docstring
+PROMPTS = ["what is this", "", "describe this image"]
+
+# The chat templates Qwen2-VL-Instruct and Idefics3-8B-Llama3 ship with.
+QWEN2_VL_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}"
+    "Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}"
+    "Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+IDEFICS3_TEMPLATE = (
+    "<|begin_of_text|>{% for message in messages %}{{message['role'].capitalize()}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+
+def has_torchvision() -> bool:
+    """Whether torchvision imports (a wheel built for another torch fails to)."""
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # not installed, or a build that does not match torch
+        return False
+    return True
+
+
+needs_torchvision = pytest.mark.skipif(
+    not has_torchvision(),
+    reason="transformers 5 builds Qwen2-VL's processor only with a video processor, which needs"
+    " torchvision",
+)
+
+
+# --------------------------------------------------------------------------- tiny model builders
+
+
+def tiny_llm(tokenizer, model_type: str, **extra):
+    """A two-layer decoder config of width 32 over `tokenizer`'s vocabulary."""
+    return dict(
+        model_type=model_type,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        initializer_range=WIDE_INIT,
+        **extra,
+    )
+
+
+def save(model_cls, config, processor, path, seed: int):
+    """Seeded random weights and the processor, written as save_pretrained writes them."""
+    torch.manual_seed(seed)
+    model_cls(config).eval().save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+# 32x32 pixels at most: 8x8 patches of 4, merged 2x2 into 16 tokens per image (or frame pair)
+QWEN2_VL_PIXELS = dict(
+    size={"shortest_edge": 16 * 16, "longest_edge": 32 * 32},
+    patch_size=4,
+    temporal_patch_size=2,
+    merge_size=2,
+)
+
+
+def qwen2_vl_tokenizer():
+    """Qwen2-VL's special tokens (chat turns, vision span, image and video pads) and a few words."""
+    specials = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>"]
+    specials += ["<|image_pad|>", "<|video_pad|>"]
+    tokenizer = word_tokenizer(
+        ["<|endoftext|>", "[UNK]", *specials, "system", "user", "assistant", "You", "are"],
+        pad_token="<|endoftext|>",
+        unk_token="[UNK]",
+        eos_token="<|im_end|>",
+    )
+    tokenizer.add_tokens(specials, special_tokens=True)
+    return tokenizer
+
+
+def qwen2_vl_config(tokenizer):
+    """Qwen2-VL with a two-block vision tower and multimodal rotary sections of 2+1+1."""
+    from transformers import Qwen2VLConfig
+
+    ids = tokenizer.convert_tokens_to_ids
+    return Qwen2VLConfig(
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=32,
+            mlp_ratio=2,
+            num_heads=4,
+            patch_size=4,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            initializer_range=WIDE_INIT,
+        ),
+        text_config=tiny_llm(
+            tokenizer,
+            "qwen2_vl_text",
+            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 1, 1]},
+        ),
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+    )
+
+
+def build_qwen2_vl(path):
+    """Qwen2-VL with its own processor: image processor, video processor and chat template."""
+    from transformers import (
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    tokenizer = qwen2_vl_tokenizer()
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**QWEN2_VL_PIXELS),
+        video_processor=Qwen2VLVideoProcessor(**QWEN2_VL_PIXELS),
+        tokenizer=tokenizer,
+        chat_template=QWEN2_VL_TEMPLATE,
+    )
+    config = qwen2_vl_config(tokenizer)
+    return save(Qwen2VLForConditionalGeneration, config, processor, path, seed=11)
+
+
+def build_idefics3(path):
+    """Idefics3 (Llama text model) with image splitting into tiles and its chat template."""
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import (
+        Idefics3ImageProcessorPil,
+    )
+
+    tiles = ["<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    tokenizer = word_tokenizer(
+        ["<pad>", "[UNK]", "<|begin_of_text|>", "<end_of_utterance>", "User", "Assistant", *tiles],
+        ("<|begin_of_text|> $A", ["<|begin_of_text|>"]),
+        pad_token="<pad>",
+        unk_token="[UNK]",
+        bos_token="<|begin_of_text|>",
+        eos_token="<end_of_utterance>",
+    )
+    tokenizer.add_tokens(tiles, special_tokens=True)
+    # images are resized to at most 64 pixels and split into 32-pixel tiles plus a global view;
+    # each tile is 4x4 patches of 8, pixel-shuffled by 2 into 4 image tokens
+    image_processor = Idefics3ImageProcessorPil(
+        size={"longest_edge": 64}, max_image_size={"longest_edge": 32}
+    )
+    processor = Idefics3Processor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        image_seq_len=4,
+        chat_template=IDEFICS3_TEMPLATE,
+    )
+    config = Idefics3Config(
+        vision_config=tiny_vision(initializer_range=WIDE_INIT),
+        text_config=tiny_llm(tokenizer, "llama", bos_token_id=tokenizer.bos_token_id),
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return save(Idefics3ForConditionalGeneration, config, processor, path, seed=12)
+
+
+def build_paligemma(path):
+    """PaliGemma (SigLIP + Gemma), no chat template: the processor writes image tokens and BOS."""
+    from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration, PaliGemmaProcessor
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    tokenizer = word_tokenizer(
+        ["<pad>", "[UNK]", "<bos>", "<eos>", "<image>"],
+        pad_token="<pad>",
+        unk_token="[UNK]",
+        bos_token="<bos>",
+        eos_token="<eos>",
+        extra_special_tokens={"image_token": "<image>"},
+    )
+    image_processor = SiglipImageProcessorPil(size={"height": 32, "width": 32}, image_seq_length=16)
+    # adds PaliGemma's <locXXXX> and <segXXX> tokens, so the vocabulary is final only after it
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    config = PaliGemmaConfig(
+        vision_config=tiny_vision(
+            model_type="siglip_vision_model", projection_dim=32, initializer_range=WIDE_INIT
+        ),
+        text_config=tiny_llm(tokenizer, "gemma", head_dim=8, bos_token_id=tokenizer.bos_token_id),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        vocab_size=len(tokenizer),
+        projection_dim=32,
+        hidden_size=32,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return save(PaliGemmaForConditionalGeneration, config, processor, path, seed=13)
+
+
+def build_blip2(path, text="opt"):
+    """BLIP-2 over OPT (decoder-only, like blip2-opt-2.7b) or T5 (like blip2-flan-t5-xl)."""
+    from transformers import Blip2Config, Blip2ForConditionalGeneration, Blip2Processor
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    # OPT's tokenizer starts every text with </s>, T5's ends it with </s>
+    template = ("</s> $A", ["</s>"]) if text == "opt" else ("$A </s>", ["</s>"])
+    tokenizer = word_tokenizer(
+        ["<pad>", "[UNK]", "</s>"], template, pad_token="<pad>", unk_token="[UNK]", eos_token="</s>"
+    )
+    # adds the <image> token; the processor puts num_query_tokens of them before each prompt
+    processor = Blip2Processor(
+        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}),
+        tokenizer=tokenizer,
+        num_query_tokens=4,
+    )
+    if text == "opt":
+        language = tiny_llm(tokenizer, "opt", ffn_dim=64, word_embed_proj_dim=32)
+        language["init_std"] = language.pop("initializer_range")
+    else:
+        language = dict(
+            model_type="t5",
+            vocab_size=len(tokenizer),
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+            initializer_factor=WIDE_INIT * 10,  # T5 scales its init by the width itself
+        )
+    # BLIP-2's generate starts an unconditional caption with the language model's BOS
+    language["bos_token_id"] = tokenizer.convert_tokens_to_ids("</s>")
+    config = Blip2Config(
+        vision_config=tiny_vision(initializer_range=WIDE_INIT),
+        qformer_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            encoder_hidden_size=32,
+            initializer_range=WIDE_INIT,
+        ),
+        text_config=language,
+        num_query_tokens=4,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        initializer_range=WIDE_INIT,
+    )
+    return save(Blip2ForConditionalGeneration, config, processor, path, seed=14)
+
+
+BUILDERS = {
+    "qwen2_vl": build_qwen2_vl,
+    "idefics3": build_idefics3,
+    "paligemma": build_paligemma,
+    "blip2": build_blip2,
+    "blip2_t5": lambda path: build_blip2(path, text="t5"),
+}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine threads cost seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    """Real photos of different sizes and aspect ratios."""
+    names = ("astronaut", "chelsea", "coffee", "rocket", "camera")
+    return [Image.fromarray(getattr(skdata, n)()).convert("RGB") for n in names]
+
+
+@pytest.fixture(scope="module")
+def clips(photos):
+    """Two 4-frame videos; a video's frames share one size, as decoded frames do."""
+    frames = [im.resize((64, 48)) for im in photos]
+    return [tuple(frames[:4]), tuple(frames[1:5])]
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    """name -> (adapter, reference model, reference processor), each built on first use."""
+    built: dict[str, tuple[Any, Any, Any]] = {}
+
+    def get(name: str) -> tuple[Any, Any, Any]:
+        if name not in built:
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            path = BUILDERS[name](tmp_path_factory.mktemp(name))
+            model = AutoModelForImageTextToText.from_pretrained(path).eval()
+            built[name] = (
+                load_model(f"hf:{path}", OPTIONS),
+                model,
+                AutoProcessor.from_pretrained(path),
+            )
+        return built[name]
+
+    return get
+
+
+# --------------------------------------------------------------------------- references
+
+
+def generate_new(model, processor, inputs, echoes_prompt: bool = True) -> list[str]:
+    """Greedy decoding of `inputs`; the text of the new tokens, as a model card decodes it.
+
+    Decoder-only models return the prompt followed by the answer; encoder-decoders the answer.
+    """
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=MAX_NEW, do_sample=False)
+    start = inputs["input_ids"].shape[1] if echoes_prompt and "input_ids" in inputs else 0
+    return [t.strip() for t in processor.batch_decode(out[:, start:], skip_special_tokens=True)]
+
+
+def chat(images, prompt, video=False):
+    """One user turn, as the model cards write it."""
+    content = [{"type": "video"}] if video else [{"type": "image", "image": im} for im in images]
+    if prompt:
+        content.append({"type": "text", "text": prompt})
+    return [{"role": "user", "content": content}]
+
+
+def chat_reference(model, processor, conversations) -> list[str]:
+    """The model-card recipe for chat models: one left-padded apply_chat_template batch."""
+    inputs = processor.apply_chat_template(
+        conversations,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        padding=True,
+        padding_side="left",
+    )
+    return generate_new(model, processor, inputs)
+
+
+def image_requests(photos) -> list[GenerationInput]:
+    """Three photos, each with its own prompt: short, empty (captioning) and longer."""
+    return [GenerationInput((im,), p) for im, p in zip(photos[:3], PROMPTS, strict=True)]
+
+
+def assert_image_matters(adapter, photos):
+    """The same prompt over different photos gets different answers: pixels reach the model."""
+    answers = run(adapter, GENERATE, [GenerationInput((im,), "what is this") for im in photos])
+    assert len(set(answers)) > 1, answers
+
+
+# --------------------------------------------------------------------------- Qwen2-VL
+
+
+@needs_torchvision
+def test_qwen2_vl_images_match_transformers(family, photos):
+    adapter, model, processor = family("qwen2_vl")
+    info = adapter.describe()
+    assert info["class"] == "Qwen2VLForConditionalGeneration"
+    assert (info["prompt_format"], info["padding"]) == ("chat_template", "left")
+    requests = image_requests(photos)
+    got = run(adapter, GENERATE, requests)
+    conversations = [chat(r.images, r.prompt) for r in requests]
+    assert got == chat_reference(model, processor, conversations)
+    assert any(got)
+    assert_image_matters(adapter, photos)
+
+
+@needs_torchvision
+def test_qwen2_vl_video_matches_transformers(family, photos, clips):
+    adapter, model, processor = family("qwen2_vl")
+    assert adapter.describe()["video_input"] == "video"
+    requests = [GenerationInput(clip, "what is this", is_video=True) for clip in clips]
+    pre = adapter.preprocessor(GENERATE)
+    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    assert "pixel_values_videos" in features and "pixel_values" not in features
+    assert features["video_grid_thw"][:, 0].tolist() == [2, 2]  # 4 frames, 2 per temporal patch
+    got = run(adapter, GENERATE, requests)
+    # Qwen2-VL's model card: render the template, then pass the frames as `videos=`
+    texts = [
+        processor.apply_chat_template(
+            chat((), r.prompt, video=True), add_generation_prompt=True, tokenize=False
+        )
+        for r in requests
+    ]
+    inputs = processor(
+        text=texts,
+        videos=[list(clip) for clip in clips],
+        padding=True,
+        padding_side="left",
+        return_tensors="pt",
+    )
+    assert got == generate_new(model, processor, inputs)
+    # a video next to an image in one batch: each answered as alone
+    mixed = [requests[0], GenerationInput((photos[2],), "what is this")]
+    assert run(adapter, GENERATE, mixed) == [got[0], run(adapter, GENERATE, mixed[1:])[0]]
+
+
+@pytest.mark.skipif(has_torchvision(), reason="checks the error where torchvision is missing")
+def test_qwen2_vl_without_torchvision_is_a_one_line_error(tmp_path):
+    """A Qwen2-VL checkpoint's files, written piece by piece (its processor cannot be built here),
+    fail to load with mmbench's one-line error naming torchvision, not a traceback."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
+
+    tokenizer = qwen2_vl_tokenizer()
+    qwen2_vl_config(tokenizer).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    Qwen2VLImageProcessorPil(**QWEN2_VL_PIXELS).save_pretrained(tmp_path)
+    video = {"video_processor_type": "Qwen2VLVideoProcessor", **QWEN2_VL_PIXELS}
+    (tmp_path / "video_preprocessor_config.json").write_text(json.dumps(video))
+    with pytest.raises(MMBenchError) as err:
+        load_model(f"hf:{tmp_path}", OPTIONS)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "Qwen2VLVideoProcessor requires the Torchvision library" in message
+    assert "torchvision, the build that matches your torch" in message
+
+
+# --------------------------------------------------------------------------- Idefics3
+
+
+def test_idefics3_matches_transformers(family, photos):
+    adapter, model, processor = family("idefics3")
+    info = adapter.describe()
+    assert info["class"] == "Idefics3ForConditionalGeneration"
+    assert (info["prompt_format"], info["padding"]) == ("chat_template", "left")
+    requests = image_requests(photos)
+    pre = adapter.preprocessor(GENERATE)
+    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    # the template writes BOS itself: it must not be doubled
+    assert (features["input_ids"] == processor.tokenizer.bos_token_id).sum(1).tolist() == [1] * 3
+    got = run(adapter, GENERATE, requests)
+    assert got == chat_reference(model, processor, [chat(r.images, r.prompt) for r in requests])
+    assert any(got)
+    assert_image_matters(adapter, photos)
+
+
+def test_idefics3_video_is_frames_as_images(family, clips):
+    adapter, model, processor = family("idefics3")
+    assert adapter.describe()["video_input"] == "frames_as_images"
+    frames = clips[0]
+    got = run(adapter, GENERATE, [GenerationInput(frames, "what is this", is_video=True)])
+    assert got == chat_reference(model, processor, [chat(frames, "what is this")])
+
+
+# --------------------------------------------------------------------------- PaliGemma
+
+
+def test_paligemma_matches_transformers(family, photos):
+    adapter, model, processor = family("paligemma")
+    info = adapter.describe()
+    assert info["class"] == "PaliGemmaForConditionalGeneration"
+    assert (info["prompt_format"], info["padding"]) == ("plain", "left")
+    requests = image_requests(photos)
+    pre = adapter.preprocessor(GENERATE)
+    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    assert "token_type_ids" in features  # prefix (image + prompt) vs suffix: generate needs it
+    got = run(adapter, GENERATE, requests)
+    # PaliGemma's model card: prompts without <image>; the processor adds the image tokens, BOS
+    # and the closing newline
+    inputs = processor(
+        text=[r.prompt for r in requests],
+        images=[r.images[0] for r in requests],
+        padding=True,
+        padding_side="left",
+        return_tensors="pt",
+    )
+    inputs.pop("labels")  # training targets the processor adds for fine-tuning
+    assert got == generate_new(model, processor, inputs)
+    assert any(got)
+    assert_image_matters(adapter, photos)
+
+
+# --------------------------------------------------------------------------- BLIP-2
+
+
+@pytest.mark.parametrize("name", ["blip2", "blip2_t5"])
+def test_blip2_matches_transformers(name, family, photos):
+    adapter, model, processor = family(name)
+    info = adapter.describe()
+    assert info["class"] == "Blip2ForConditionalGeneration"
+    # OPT's learned positions and T5's encoder: grouped by prompt length, never padded
+    assert info["prompt_format"] == "plain" and info["padding"].startswith("none")
+    assert info["video_input"] == "middle_frame"  # one image per prompt
+    requests = image_requests(photos)
+    requests.append(GenerationInput((photos[3],), "what is this"))
+    got = run(adapter, GENERATE, requests)
+    decoder_only = not model.config.text_config.is_encoder_decoder
+    assert decoder_only == (name == "blip2")
+    expected = []
+    for request in requests:  # BLIP-2's model card: one image, the prompt or none
+        inputs = processor(
+            images=request.images[0], text=request.prompt or None, return_tensors="pt"
+        )
+        expected += generate_new(model, processor, inputs, echoes_prompt=decoder_only)
+    assert got == expected
+    assert any(got)
+    assert_image_matters(adapter, photos)
+
+
+# --------------------------------------------------------------------------- batch size
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("qwen2_vl", marks=needs_torchvision),
+        "idefics3",
+        "paligemma",
+        "blip2",
+        "blip2_t5",
+    ],
+)
+def test_answers_do_not_depend_on_batch_size(name, family, photos):
+    adapter = family(name)[0]
+    requests = image_requests(photos)
+    together = run(adapter, GENERATE, requests)
+    alone = [run(adapter, GENERATE, [r])[0] for r in requests]
+    assert together == alone
