@@ -274,7 +274,12 @@ def resolve_source(spec: str) -> tuple[HFSource, dict[str, Any]]:
     return source, raw
 
 
+@lru_cache(maxsize=64)
 def _hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit `revision` of a hub model points to, or None when the hub cannot be asked.
+
+    Memoised per process: `identify` and `load` ask once between them, and see the same commit.
+    """
     try:
         from huggingface_hub import HfApi
 
