@@ -33,11 +33,10 @@ def _batch_size(text: str) -> int | None:
     return None if text == "auto" else _positive_int(text)
 
 
-def _workers(text: str) -> int:
+def _workers(text: str) -> int | None:
+    """A worker count, or None for 'auto' (resolved by the runner once the device is known)."""
     if text == "auto":
-        from mmbench.engine import default_num_workers
-
-        return default_num_workers()
+        return None
     try:
         value = int(text)
     except ValueError:
@@ -120,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--num-workers",
         type=_workers,
-        default=0,
+        default=None,
         metavar="N|auto",
-        help="DataLoader worker processes for decoding (default 0; auto = cores - 1)",
+        help="DataLoader worker processes for decoding (default auto: none on a CPU, where the"
+        " model needs every core; all cores but one, at most 8, when the model is on a GPU)",
     )
     run.add_argument(
         "--bootstrap",

@@ -328,5 +328,19 @@ class _OutOfMemory(Exception):
 
 
 def default_num_workers() -> int:
-    """Worker processes for media decoding: all cores but one, at most 8 (0 on one core)."""
+    """Worker processes for media decoding next to a GPU: all cores but one, at most 8.
+
+    On an H200 with ViT-B/32, 15 workers decoded no faster than 8 (benchmarks/README.md).
+    """
     return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def resolve_num_workers(requested: int | None, device: str) -> int:
+    """`requested`, or for auto (None): `default_num_workers()` next to a GPU, 0 on a CPU.
+
+    On a CPU the model's own threads already use every core, and a worker competing with them
+    made runs slower on 2 cores (benchmarks/README.md); a GPU must be fed by parallel decoding.
+    """
+    if requested is not None:
+        return requested
+    return default_num_workers() if device.startswith("cuda") else 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import mmbench
-from mmbench.engine import Distributed, Engine, EngineConfig
+from mmbench.engine import Distributed, Engine, EngineConfig, resolve_num_workers
 from mmbench.models import load_model
 from mmbench.models.base import ModelOptions
 from mmbench.results import ModelInfo, Result, RunConfig, TaskInfo, check_writable, write_result
@@ -40,7 +40,8 @@ class RunRequest:
     device: str = "auto"
     dtype: str = "auto"
     seed: int = 0
-    num_workers: int = 0
+    #: DataLoader workers; None = auto (see `engine.resolve_num_workers`)
+    num_workers: int | None = None
     data_dir: Path | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
@@ -95,11 +96,12 @@ def run(request: RunRequest) -> RunOutcome:
 
         table = open_source(spec.source, request.data_dir).head(request.limit)
         table.require_columns(spec.columns, spec.name)
+        num_workers = resolve_num_workers(request.num_workers, model.device)
         engine = Engine(
             model,
             EngineConfig(
                 batch_size=request.batch_size,
-                num_workers=request.num_workers,
+                num_workers=num_workers,
                 on_error=request.on_error,
                 progress=request.progress and distributed.rank == 0,
                 pin_memory=model.device.startswith("cuda"),
@@ -134,7 +136,7 @@ def run(request: RunRequest) -> RunOutcome:
             seed=request.seed,
             extra={
                 "batch_size_requested": request.batch_size or "auto",
-                "num_workers": request.num_workers,
+                "num_workers": num_workers,
                 "bootstrap": request.bootstrap,
                 "on_error": request.on_error,
                 "cache": request.use_cache,

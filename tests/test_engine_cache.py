@@ -152,3 +152,14 @@ def test_processes_opening_a_fresh_cache_together_all_succeed(tmp_path: Path) ->
     assert errors.empty(), errors.get()
     for k in range(rounds):
         assert OutputCache(tmp_path / f"cache{k}").stats().entries == n
+
+
+def test_auto_workers_depend_on_the_device(monkeypatch) -> None:
+    import mmbench.engine as engine_module
+
+    monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 16)
+    assert engine_module.resolve_num_workers(None, "cpu") == 0
+    assert engine_module.resolve_num_workers(None, "cuda:1") == 8
+    assert engine_module.resolve_num_workers(3, "cuda") == 3
+    monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 1)
+    assert engine_module.resolve_num_workers(None, "cuda") == 0
