@@ -12,6 +12,8 @@ Each check is independent; a failing one is recorded with its error and the rest
   device it is meant for); batch sizes 7 and 64 and `--batch-size auto` give bitwise the same
   metrics and per-sample ranks; bfloat16 embeddings against float32 ones (cosine);
 * `cache_cli`: first and second `mmbench run` of that task as subprocesses (cache speed-up);
+* `data_path_sweep`: per capability, model-only items/s against `Engine.run` items/s for each
+  `--sweep-workers` x `--sweep-batches` (where the data path stops keeping up);
 * `open_clip`: when `open_clip` imports, `open_clip:ViT-B-32/<random weights>.pt` through mmbench
   equals `model.encode_image` / `encode_text` called directly.
 """
@@ -155,6 +157,50 @@ def check_clip_run(device: str, work: Path, n_images: int, workers: int) -> dict
     return report
 
 
+def check_data_path_sweep(
+    device: str, work: Path, n_images: int, workers: list[int], batches: list[int]
+) -> dict[str, Any]:
+    """Per capability: model-only items/s and `Engine.run` items/s for each (workers, batch)."""
+    import torch
+    from throughput import preprocessed_batches, task_items
+
+    from mmbench.engine import Engine, EngineConfig
+    from mmbench.models import load_model
+    from mmbench.models.base import ModelOptions
+
+    if not (work / "clip").exists():
+        build_task(work, n_images)
+    rows = [json.loads(x) for x in (work / "task" / "data.jsonl").read_text().splitlines()]
+    adapter = load_model(f"hf:{work / 'clip'}", ModelOptions(device=device))
+    items = task_items(rows, work / "task")
+    report: dict[str, Any] = {}
+    for batch in batches:
+        collated = preprocessed_batches(adapter, items, batch)
+        for capability, chunks in collated.items():
+            with torch.inference_mode():
+                getattr(adapter, capability)(chunks[0]).cpu()
+                start = time.perf_counter()
+                count = sum(getattr(adapter, capability)(c).cpu().shape[0] for c in chunks)
+                report[f"{capability}_model_only_b{batch}"] = count / (time.perf_counter() - start)
+        for n_workers in workers:
+            for capability, group in items.items():
+                config = EngineConfig(
+                    batch_size=batch,
+                    num_workers=n_workers,
+                    progress=False,
+                    pin_memory=device.startswith("cuda"),
+                )
+                engine = Engine(adapter, config)
+                start = time.perf_counter()
+                engine.run(capability, group)
+                seconds = time.perf_counter() - start
+                key = f"{capability}_engine_b{batch}_w{n_workers}"
+                report[key] = len(group) / seconds
+                report[key + "_ratio"] = report[key] / report[f"{capability}_model_only_b{batch}"]
+                report[key + "_in_model_share"] = engine.stats.model_s / seconds
+    return report
+
+
 def check_cache_cli(device: str, work: Path, task: Path) -> dict[str, Any]:
     """Runs after `clip_run`, on the task and model it built."""
     model = work / "clip"
@@ -229,6 +275,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--scale-images", type=int, default=100_000)
     parser.add_argument("--scale-texts", type=int, default=500_000)
+    parser.add_argument("--sweep-workers", type=int, nargs="+", default=[8, 15])
+    parser.add_argument("--sweep-batches", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--only", nargs="*", help="run only these checks")
     args = parser.parse_args()
     import torch
@@ -249,6 +297,9 @@ def main() -> None:
             work / "task" / f"bench-retrieval-{args.images}x5.yaml",
         ),
         "open_clip": lambda: check_open_clip(args.device, work),
+        "data_path_sweep": lambda: check_data_path_sweep(
+            args.device, work, args.images, args.sweep_workers, args.sweep_batches
+        ),
     }
     for name, check in checks.items():
         if args.only and name not in args.only:
