@@ -118,3 +118,14 @@ def test_retrieval_on_disk_equals_in_memory(tmp_path, use_cache):
     samples = [(p.parent / (p.stem + ".samples.jsonl")) for p in (memory.path, disk.path)]
     texts = [[json.loads(line) for line in s.read_text().splitlines()] for s in samples]
     assert texts[0] == texts[1]
+
+
+def test_ranking_moves_to_the_gpu_only_when_the_embeddings_fit(monkeypatch):
+    from mmbench.tasks.retrieval import scoring_device
+
+    matrices = (torch.zeros(100, 8), torch.zeros(400, 8))  # 16,000 bytes
+    assert scoring_device("cpu", *matrices) == "cpu"
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (32_000, 10**9))
+    assert scoring_device("cuda:1", *matrices) == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (31_999, 10**9))
+    assert scoring_device("cuda", *matrices) == "cpu"

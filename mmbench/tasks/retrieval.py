@@ -106,9 +106,12 @@ class RetrievalTask(TaskType):
                     f"{spec.name}: texts",
                     into=text_matrix,
                 )
+                visual_emb = l2_normalize_rows_(visual_matrix.rows(kept))
+                text_emb = l2_normalize_rows_(text_matrix.rows(range(len(texts))))
+                device = scoring_device(ctx.model.device, visual_emb, text_emb)
                 ranks = retrieval_ranks(
-                    l2_normalize_rows_(visual_matrix.rows(kept)),
-                    l2_normalize_rows_(text_matrix.rows(range(len(texts)))),
+                    visual_emb.to(device),
+                    text_emb.to(device),
                     torch.tensor(owner, dtype=torch.long),
                     chunk_size=options.chunk_size,
                     normalized=True,
@@ -157,3 +160,23 @@ class RetrievalTask(TaskType):
         per_item[f"{v}2{t}_MnR"] = ranks.i2t_ranks.float().tolist()
         per_item[f"{t}2{v}_MnR"] = ranks.t2i_ranks.float().tolist()
         return {name: values for name, values in per_item.items() if name in metric_names}
+
+
+#: Rank on the GPU only when both embedding matrices take at most this share of its free memory.
+GPU_SCORING_SHARE = 0.5
+
+
+def scoring_device(model_device: str, *matrices: Any) -> str:
+    """Where the similarity is computed: the model's GPU when the embeddings fit, else the CPU.
+
+    A GPU ranks 100k x 500k in seconds where a CPU needs half an hour (benchmarks/README.md);
+    memory-mapped galleries too large for the GPU stay on the CPU and are paged in tile by tile.
+    Ranks are exact on either device, but not bitwise equal across devices (docs/metrics.md).
+    """
+    if not model_device.startswith("cuda"):
+        return "cpu"
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(torch.device(model_device))
+    needed = sum(m.numel() * m.element_size() for m in matrices)
+    return model_device if needed <= GPU_SCORING_SHARE * free else "cpu"
