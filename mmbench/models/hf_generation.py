@@ -6,7 +6,9 @@ name):
 * prompt: with a chat template (``processor.chat_template``), one user turn holding an image (or
   video) placeholder and the prompt, rendered with ``add_generation_prompt=True``; without one,
   the processor's image token once per image followed by the prompt (PaliGemma's convention), or
-  the bare prompt for models without image tokens (BLIP, GIT).
+  the bare prompt for models without image tokens (BLIP, GIT). The end token a tokenizer
+  appends (BERT's ``[SEP]`` for GIT) is dropped from a decoder-only model's prompt, see
+  `prompt_end_token`.
 * video: passed as a video when the processor has a video processor and a video placeholder
   (Qwen2-VL, LLaVA-OneVision, ...), else as one image per frame when the model takes several
   images (image tokens), else the middle frame alone (BLIP, GIT).
@@ -87,6 +89,7 @@ class HFGenerationPreprocessor:
     left_padding: bool
     image_token: str | None = None
     video_token: str | None = None
+    drop_end_token: int | None = None  # see `prompt_end_token`
 
     # ---------------------------------------------------------------- per item
     def __call__(self, request: GenerationInput) -> GenItem:
@@ -146,7 +149,18 @@ class HFGenerationPreprocessor:
         )
         import torch
 
-        return {k: v for k, v in dict(out).items() if isinstance(v, torch.Tensor)}
+        features = {k: v for k, v in dict(out).items() if isinstance(v, torch.Tensor)}
+        return self._drop_end_token(features)
+
+    def _drop_end_token(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Remove the end token closing every prompt, and its column in the per-token tensors."""
+        ids = features.get("input_ids")
+        if self.drop_end_token is None or ids is None or ids.shape[1] < 2:
+            return features
+        if not bool((ids[:, -1] == self.drop_end_token).all()):
+            return features
+        shape = ids.shape
+        return {k: v[:, :-1] if v.shape[:2] == shape else v for k, v in features.items()}
 
     def collate(self, items: list[GenItem]) -> GenerationBatch:
         same_modality = len({item.video for item in items}) == 1
@@ -199,6 +213,31 @@ def left_padding_ok(config: Any, tokenizer: Any) -> bool:
         for attr in ("rope_parameters", "rope_theta", "rope_scaling")
     )
     return bool(rotary or getattr(text_config, "position_embedding_type", None) == "rotary")
+
+
+def prompt_end_token(model: Any, tokenizer: Any, encoder_decoder: bool) -> int | None:
+    """The end-of-text token the tokenizer appends to every prompt, where it must be dropped.
+
+    A decoder-only model continues its prompt, so a prompt closed by BERT's ``[SEP]`` asks it
+    for text after the end of the text: GIT's model card asks a question as ``[CLS]`` + the
+    question, without ``[SEP]``. Models with a `generate` of their own (BLIP) already drop it,
+    and an encoder-decoder reads it as the end of its input, so both keep it.
+    """
+    from transformers import GenerationMixin
+
+    if encoder_decoder or tokenizer is None:
+        return None
+    if getattr(type(model), "generate", None) is not GenerationMixin.generate:
+        return None
+    ends = {getattr(tokenizer, "sep_token_id", None), getattr(tokenizer, "eos_token_id", None)}
+    try:
+        full = list(tokenizer("a")["input_ids"])
+        bare = list(tokenizer("a", add_special_tokens=False)["input_ids"])
+    except Exception:  # a tokenizer that cannot encode plain text has no end token to find
+        return None
+    if len(full) <= len(bare) or full[-1] not in ends - {None}:
+        return None
+    return full[-1] if full[-len(bare) - 1 : -1] == bare else None
 
 
 def _has_chat_template(processor: Any) -> bool:
@@ -261,6 +300,7 @@ class HFGenerator(HFAdapter):
             left,
             image_token,
             video_token,
+            prompt_end_token(model, tokenizer, self.encoder_decoder),
         )
         settings = {**DEFAULT_GENERATION, **dict(options.generation or {})}
         if getattr(model.generation_config, "pad_token_id", None) is None:
@@ -284,8 +324,19 @@ class HFGenerator(HFAdapter):
                 "padding": "left" if left else "none",
                 "generation": settings,
                 "checkpoint_generation_config": self._checkpoint_generation(),
+                # only where a token is dropped, so other generators' cache entries stay valid
+                **self._dropped_end_token(),
             }
         )
+
+    def _dropped_end_token(self) -> dict[str, Any]:
+        """The end token dropped from prompts, by name, or nothing where none is."""
+        token = self._pre.drop_end_token
+        if token is None:
+            return {}
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        name = tokenizer.convert_ids_to_tokens(token) if tokenizer is not None else token
+        return {"dropped_prompt_end_token": name}
 
     def _checkpoint_generation(self) -> dict[str, Any]:
         try:
@@ -309,6 +360,7 @@ class HFGenerator(HFAdapter):
             "video_input": self._pre.video_mode,
             "padding": "left" if self._pre.left_padding else "none (grouped by prompt length)",
         }
+        info.update(self._dropped_end_token())
         if self.missing_weights:
             info["missing_weights"] = self.missing_weights
         return info
