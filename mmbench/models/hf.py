@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 # Bump when a change here (preprocessing, padding, pooling ...) can move any output: it is part of
 # every fingerprint, hence of every cache key.
 ADAPTER_VERSION = 1
+# The same for the dual-encoder path alone, so that a change there keeps generators' cache entries.
+# 2: images go through the image processor itself (see HFImagePreprocessor).
+DUAL_ENCODER_VERSION = 2
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 _DTYPE_ALIASES = {
@@ -677,14 +680,21 @@ def preprocessing_identity(processor: Any) -> dict[str, Any]:
 @dataclass(frozen=True)
 class HFImagePreprocessor:
     """One PIL image -> this model's pixel inputs (pixel_values, plus e.g. SigLIP2's
-    pixel_attention_mask / spatial_shapes); `collate` stacks them."""
+    pixel_attention_mask / spatial_shapes); `collate` stacks them.
 
-    processor: Any
+    Images go to the image processor itself, not through the combined processor: in transformers 5
+    a processor's class-level image defaults override its image processor's saved settings
+    (Siglip2Processor always passes patch_size=16 and max_num_patches=256), so a checkpoint saved
+    with other settings would be cut into patches its model cannot take, or resized to another
+    patch budget than the one it was saved with.
+    """
+
+    image_processor: Any
 
     def __call__(self, image: Any) -> dict[str, Any]:
         if getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
-        out = self.processor(images=[image], return_tensors="pt")
+        out = self.image_processor(images=[image], return_tensors="pt")
         return {k: v[0] for k, v in out.items() if hasattr(v, "shape")}
 
     def collate(self, features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -799,12 +809,13 @@ class HFDualEncoder(HFAdapter):
         if tokenizer is None:
             raise MMBenchError(f"model {source.name!r} has no tokenizer; save it with the model")
         self.max_length = text_length(processor, tokenizer, model.config)
-        self._image_pre = HFImagePreprocessor(processor)
+        self._image_pre = HFImagePreprocessor(processor.image_processor)
         self._text_pre = HFTextPreprocessor(tokenizer, self.max_length)
         self._fingerprint = stable_hash(
             {
                 "adapter": "hf-dual-encoder",
                 "version": ADAPTER_VERSION,
+                "dual_encoder_version": DUAL_ENCODER_VERSION,
                 "model": source.identity(),
                 "class": type(model).__name__,
                 "dtype": dtype_name(self.dtype),
