@@ -75,6 +75,18 @@ class CountingAdapter(ModelAdapter):
         return [f"an image of size {w}x{h}" for (w, h), _ in batch]
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: tiny models gain nothing from threads, and on a busy
+    machine threads cost seconds."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def counting_adapter() -> CountingAdapter:
     return CountingAdapter()

@@ -314,13 +314,7 @@ BUILDERS = {
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads cost seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -337,25 +331,33 @@ def clips(photos):
     return [tuple(frames[:4]), tuple(frames[1:5])]
 
 
-@pytest.fixture(scope="module")
-def family(tmp_path_factory):
-    """name -> (adapter, reference model, reference processor), each built on first use."""
-    built: dict[str, tuple[Any, Any, Any]] = {}
+def family_fixture(builders: dict[str, Any]) -> Any:
+    """A module fixture: name -> (adapter, reference model, reference processor), each built from
+    `builders[name]` on first use."""
 
-    def get(name: str) -> tuple[Any, Any, Any]:
-        if name not in built:
-            from transformers import AutoModelForImageTextToText, AutoProcessor
+    @pytest.fixture(scope="module")
+    def family(tmp_path_factory):
+        built: dict[str, tuple[Any, Any, Any]] = {}
 
-            path = BUILDERS[name](tmp_path_factory.mktemp(name))
-            model = AutoModelForImageTextToText.from_pretrained(path).eval()
-            built[name] = (
-                load_model(f"hf:{path}", OPTIONS),
-                model,
-                AutoProcessor.from_pretrained(path),
-            )
-        return built[name]
+        def get(name: str) -> tuple[Any, Any, Any]:
+            if name not in built:
+                from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    return get
+                path = builders[name](tmp_path_factory.mktemp(name))
+                model = AutoModelForImageTextToText.from_pretrained(path).eval()
+                built[name] = (
+                    load_model(f"hf:{path}", OPTIONS),
+                    model,
+                    AutoProcessor.from_pretrained(path),
+                )
+            return built[name]
+
+        return get
+
+    return family
+
+
+family = family_fixture(BUILDERS)
 
 
 # --------------------------------------------------------------------------- references

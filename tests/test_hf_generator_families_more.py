@@ -20,7 +20,6 @@ the model card does (greedy, same `max_new_tokens`).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -47,7 +46,7 @@ from test_hf_generator_families import (  # noqa: E402
 )
 
 # the same fixtures: pytest finds them among this module's attributes
-one_thread = families.one_thread
+pytestmark = pytest.mark.usefixtures("one_thread")
 photos = families.photos
 clips = families.clips
 
@@ -149,25 +148,7 @@ def build_llava_next(path):
 BUILDERS = {"git": build_git, "llava_next": build_llava_next}
 
 
-@pytest.fixture(scope="module")
-def family(tmp_path_factory):
-    """name -> (adapter, reference model, reference processor), each built on first use."""
-    built: dict[str, tuple[Any, Any, Any]] = {}
-
-    def get(name: str) -> tuple[Any, Any, Any]:
-        if name not in built:
-            from transformers import AutoModelForImageTextToText, AutoProcessor
-
-            path = BUILDERS[name](tmp_path_factory.mktemp(name))
-            model = AutoModelForImageTextToText.from_pretrained(path).eval()
-            built[name] = (
-                load_model(f"hf:{path}", OPTIONS),
-                model,
-                AutoProcessor.from_pretrained(path),
-            )
-        return built[name]
-
-    return get
+family = families.family_fixture(BUILDERS)
 
 
 # --------------------------------------------------------------------------- GIT

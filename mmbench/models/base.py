@@ -142,6 +142,22 @@ class FramesPreprocessor:
         return self.image_preprocessor.collate(flat), [len(clip) for clip in features]
 
 
+def encoder_preprocessor(
+    adapter: ModelAdapter, capability: str, image: Preprocessor, text: Preprocessor
+) -> Preprocessor:
+    """An image/text encoder's preprocessor for `capability`: a video is its frames as images
+    (`FramesPreprocessor`, for the default `encode_videos`); a missing capability is the adapter's
+    one-line `CapabilityError`."""
+    if capability == ENCODE_IMAGES:
+        return image
+    if capability == ENCODE_TEXTS:
+        return text
+    if capability == ENCODE_VIDEOS:
+        return FramesPreprocessor(image)
+    adapter.require(capability, "?")
+    raise AssertionError("unreachable")
+
+
 def resolve_device(requested: str) -> str:
     """Map 'auto' to 'cuda' when a GPU is visible, else 'cpu'; pass explicit devices through."""
     import torch

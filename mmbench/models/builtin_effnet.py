@@ -40,10 +40,10 @@ from mmbench.models.base import (
     ENCODE_TEXTS,
     ENCODE_VIDEOS,
     GENERATE,
-    FramesPreprocessor,
     GenerationInput,
     ModelAdapter,
     ModelOptions,
+    encoder_preprocessor,
     resolve_device,
 )
 
@@ -334,16 +334,9 @@ class EffnetMiniLMAdapter(ModelAdapter):
         }
 
     def preprocessor(self, capability: str) -> Any:
-        if capability == ENCODE_IMAGES:
-            return self.image_pp
-        if capability == ENCODE_TEXTS:
-            return self.text_pp
-        if capability == ENCODE_VIDEOS:
-            return FramesPreprocessor(self.image_pp)
         if capability == GENERATE:
             return LabelCaptionPreprocessor(self.image_pp)
-        self.require(capability, "?")
-        raise AssertionError("unreachable")
+        return encoder_preprocessor(self, capability, self.image_pp, self.text_pp)
 
     # -- lazy model loading -----------------------------------------------------------------
 

@@ -23,10 +23,10 @@ from mmbench.models.base import (
     ENCODE_IMAGES,
     ENCODE_TEXTS,
     ENCODE_VIDEOS,
-    FramesPreprocessor,
     ModelAdapter,
     ModelOptions,
     Preprocessor,
+    encoder_preprocessor,
     resolve_device,
 )
 from mmbench.models.hf import (
@@ -172,14 +172,7 @@ class OpenClipAdapter(ModelAdapter):
         }
 
     def preprocessor(self, capability: str) -> Preprocessor:
-        if capability == ENCODE_IMAGES:
-            return self._image_pre
-        if capability == ENCODE_TEXTS:
-            return self._text_pre
-        if capability == ENCODE_VIDEOS:
-            return FramesPreprocessor(self._image_pre)
-        self.require(capability, "?")
-        raise AssertionError("unreachable")
+        return encoder_preprocessor(self, capability, self._image_pre, self._text_pre)
 
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
         import torch
