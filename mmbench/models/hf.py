@@ -797,6 +797,22 @@ class HFAdapter(ModelAdapter):
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    def _describe(self, family: str, details: dict[str, Any]) -> dict[str, Any]:
+        """The facts every hf: adapter reports, the family's own `details`, then any weights the
+        checkpoint lacked."""
+        info = {
+            **self.source.describe(),
+            "family": family,
+            "class": type(self.model).__name__,
+            "model_type": getattr(self.model.config, "model_type", None),
+            "dtype": dtype_name(self.dtype),
+            "device": self.device,
+            **details,
+        }
+        if self.missing_weights:
+            info["missing_weights"] = self.missing_weights
+        return info
+
 
 class HFDualEncoder(HFAdapter):
     """CLIP-style dual encoder: image and text embeddings from get_image/text_features."""
@@ -826,20 +842,14 @@ class HFDualEncoder(HFAdapter):
         )
 
     def describe(self) -> dict[str, Any]:
-        info = {
-            **self.source.describe(),
-            "family": DUAL_ENCODER,
-            "class": type(self.model).__name__,
-            "model_type": getattr(self.model.config, "model_type", None),
-            "dtype": dtype_name(self.dtype),
-            "device": self.device,
-            "image_processor": type(getattr(self.processor, "image_processor", None)).__name__,
-            "text_max_length": self.max_length,
-            "micro_batch": MICRO_BATCH,
-        }
-        if self.missing_weights:
-            info["missing_weights"] = self.missing_weights
-        return info
+        return self._describe(
+            DUAL_ENCODER,
+            {
+                "image_processor": type(getattr(self.processor, "image_processor", None)).__name__,
+                "text_max_length": self.max_length,
+                "micro_batch": MICRO_BATCH,
+            },
+        )
 
     def preprocessor(self, capability: str) -> Preprocessor:
         return encoder_preprocessor(self, capability, self._image_pre, self._text_pre)

@@ -347,23 +347,17 @@ class HFGenerator(HFAdapter):
         return diff
 
     def describe(self) -> dict[str, Any]:
-        info = {
-            **self.source.describe(),
-            "family": GENERATOR,
-            "class": type(self.model).__name__,
-            "model_type": getattr(self.model.config, "model_type", None),
-            "dtype": dtype_name(self.dtype),
-            "device": self.device,
-            "generation": dict(self.generation),
-            "checkpoint_generation_config": self._checkpoint_generation(),
-            "prompt_format": self._pre.prompt_format,
-            "video_input": self._pre.video_mode,
-            "padding": "left" if self._pre.left_padding else "none (grouped by prompt length)",
-        }
-        info.update(self._dropped_end_token())
-        if self.missing_weights:
-            info["missing_weights"] = self.missing_weights
-        return info
+        return self._describe(
+            GENERATOR,
+            {
+                "generation": dict(self.generation),
+                "checkpoint_generation_config": self._checkpoint_generation(),
+                "prompt_format": self._pre.prompt_format,
+                "video_input": self._pre.video_mode,
+                "padding": "left" if self._pre.left_padding else "none (grouped by prompt length)",
+                **self._dropped_end_token(),
+            },
+        )
 
     def preprocessor(self, capability: str) -> HFGenerationPreprocessor:
         if capability != GENERATE:
