@@ -414,6 +414,24 @@ def test_blip_generation_matches_transformers(dirs, adapters, photos):
     assert alone == got
 
 
+def chat_reference(model, processor, conversations, max_new_tokens: int) -> list[str]:
+    """The model-card recipe for chat models: one left-padded apply_chat_template batch, greedy,
+    decoded from the first new token."""
+    inputs = processor.apply_chat_template(
+        conversations,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        padding=True,
+        padding_side="left",
+    )
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    new = out[:, inputs["input_ids"].shape[1] :]
+    return [t.strip() for t in processor.batch_decode(new, skip_special_tokens=True)]
+
+
 def test_llava_generation_matches_transformers(dirs, adapters, photos):
     adapter = adapters["llava"]
     info = adapter.describe()
@@ -431,19 +449,7 @@ def test_llava_generation_matches_transformers(dirs, adapters, photos):
         ]
         for im, p in zip(photos[:3], prompts, strict=True)
     ]
-    inputs = processor.apply_chat_template(
-        conversations,
-        add_generation_prompt=True,
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-        padding=True,
-        padding_side="left",
-    )
-    out = model.generate(**inputs, max_new_tokens=32, do_sample=False)
-    new = out[:, inputs["input_ids"].shape[1] :]
-    expected = [t.strip() for t in processor.batch_decode(new, skip_special_tokens=True)]
-    assert got == expected
+    assert got == chat_reference(model, processor, conversations, max_new_tokens=32)
     assert [run(adapter, GENERATE, [r])[0] for r in requests] == got
 
 

@@ -31,6 +31,7 @@ transformers = pytest.importorskip("transformers")
 skdata = pytest.importorskip("skimage.data")
 Image = pytest.importorskip("PIL.Image")
 
+from test_hf_adapters import chat_reference as adapters_chat_reference  # noqa: E402
 from test_hf_adapters import run, tiny_vision, word_tokenizer  # noqa: E402
 
 MAX_NEW = 6
@@ -383,17 +384,25 @@ def chat(images, prompt, video=False):
 
 
 def chat_reference(model, processor, conversations) -> list[str]:
-    """The model-card recipe for chat models: one left-padded apply_chat_template batch."""
-    inputs = processor.apply_chat_template(
-        conversations,
-        add_generation_prompt=True,
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-        padding=True,
-        padding_side="left",
-    )
-    return generate_new(model, processor, inputs)
+    """The model-card recipe for chat models (`test_hf_adapters.chat_reference`), MAX_NEW tokens."""
+    return adapters_chat_reference(model, processor, conversations, MAX_NEW)
+
+
+def batch_features(adapter, requests) -> dict[str, Any]:
+    """The features of `requests` collated into one batch, as the model receives them."""
+    pre = adapter.preprocessor(GENERATE)
+    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    return features
+
+
+def assert_needs_torchvision(path, processor_class: str) -> None:
+    """Loading the checkpoint at `path` is a one-line error naming torchvision."""
+    with pytest.raises(MMBenchError) as err:
+        load_model(f"hf:{path}", OPTIONS)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"{processor_class} requires the Torchvision library" in message
+    assert "torchvision, the build that matches your torch" in message
 
 
 def image_requests(photos) -> list[GenerationInput]:
@@ -429,8 +438,7 @@ def test_qwen2_vl_video_matches_transformers(family, photos, clips):
     adapter, model, processor = family("qwen2_vl")
     assert adapter.describe()["video_input"] == "video"
     requests = [GenerationInput(clip, "what is this", is_video=True) for clip in clips]
-    pre = adapter.preprocessor(GENERATE)
-    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    features = batch_features(adapter, requests)
     assert "pixel_values_videos" in features and "pixel_values" not in features
     assert features["video_grid_thw"][:, 0].tolist() == [2, 2]  # 4 frames, 2 per temporal patch
     got = run(adapter, GENERATE, requests)
@@ -468,12 +476,7 @@ def test_qwen2_vl_without_torchvision_is_a_one_line_error(tmp_path):
     Qwen2VLImageProcessorPil(**QWEN2_VL_PIXELS).save_pretrained(tmp_path)
     video = {"video_processor_type": "Qwen2VLVideoProcessor", **QWEN2_VL_PIXELS}
     (tmp_path / "video_preprocessor_config.json").write_text(json.dumps(video))
-    with pytest.raises(MMBenchError) as err:
-        load_model(f"hf:{tmp_path}", OPTIONS)
-    message = str(err.value)
-    assert "\n" not in message
-    assert "Qwen2VLVideoProcessor requires the Torchvision library" in message
-    assert "torchvision, the build that matches your torch" in message
+    assert_needs_torchvision(tmp_path, "Qwen2VLVideoProcessor")
 
 
 # --------------------------------------------------------------------------- Idefics3
@@ -485,8 +488,7 @@ def test_idefics3_matches_transformers(family, photos):
     assert info["class"] == "Idefics3ForConditionalGeneration"
     assert (info["prompt_format"], info["padding"]) == ("chat_template", "left")
     requests = image_requests(photos)
-    pre = adapter.preprocessor(GENERATE)
-    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    features = batch_features(adapter, requests)
     # the template writes BOS itself: it must not be doubled
     assert (features["input_ids"] == processor.tokenizer.bos_token_id).sum(1).tolist() == [1] * 3
     got = run(adapter, GENERATE, requests)
@@ -512,8 +514,7 @@ def test_paligemma_matches_transformers(family, photos):
     assert info["class"] == "PaliGemmaForConditionalGeneration"
     assert (info["prompt_format"], info["padding"]) == ("plain", "left")
     requests = image_requests(photos)
-    pre = adapter.preprocessor(GENERATE)
-    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    features = batch_features(adapter, requests)
     assert "token_type_ids" in features  # prefix (image + prompt) vs suffix: generate needs it
     got = run(adapter, GENERATE, requests)
     # PaliGemma's model card: prompts without <image>; the processor adds the image tokens, BOS

@@ -23,8 +23,6 @@ import json
 
 import pytest
 
-from mmbench.errors import MMBenchError
-from mmbench.models import load_model
 from mmbench.models.base import GENERATE, GenerationInput
 
 torch = pytest.importorskip("torch")
@@ -33,9 +31,10 @@ transformers = pytest.importorskip("transformers")
 import test_hf_generator_families as families  # noqa: E402
 from test_hf_adapters import run, tiny_vision, word_tokenizer  # noqa: E402
 from test_hf_generator_families import (  # noqa: E402
-    OPTIONS,
     WIDE_INIT,
     assert_image_matters,
+    assert_needs_torchvision,
+    batch_features,
     chat,
     chat_reference,
     generate_new,
@@ -206,8 +205,7 @@ def test_llava_next_matches_transformers(family, photos):
     assert info["video_input"] == "frames_as_images"
     assert "dropped_prompt_end_token" not in info
     requests = image_requests(photos)
-    pre = adapter.preprocessor(GENERATE)
-    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
+    features = batch_features(adapter, requests)
     # the square photo gets one tile, the wide ones two (each plus the whole view), so its tiles
     # are padded to three and its placeholders are fewer: the model unpads by `image_sizes`
     assert features["pixel_values"].shape[:2] == (3, 3)
@@ -272,9 +270,4 @@ def test_llava_onevision_without_torchvision_is_a_one_line_error(tmp_path):
     LlavaOnevisionImageProcessorPil(**pixels).save_pretrained(tmp_path)
     video = {"video_processor_type": "LlavaOnevisionVideoProcessor", **pixels}
     (tmp_path / "video_preprocessor_config.json").write_text(json.dumps(video))
-    with pytest.raises(MMBenchError) as err:
-        load_model(f"hf:{tmp_path}", OPTIONS)
-    message = str(err.value)
-    assert "\n" not in message
-    assert "LlavaOnevisionVideoProcessor requires the Torchvision library" in message
-    assert "torchvision, the build that matches your torch" in message
+    assert_needs_torchvision(tmp_path, "LlavaOnevisionVideoProcessor")
