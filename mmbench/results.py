@@ -5,7 +5,8 @@ Schema (docs/architecture.md, "Result JSON")::
     {"mmbench_version", "task": {name, version, spec_hash, data_fingerprint, n, limit},
      "model": {uri, fingerprint, ...}, "config": {device, dtype, batch_size, world_size, seed, ...},
      "metrics": {name: value}, "ci": {name: [lo, hi]}, "timing": {total_s, model_s, items_per_s},
-     "failures": {count, examples}, "created_at", "git_commit"}
+     "failures": {count, examples}, "created_at", "git_commit",
+     "breakdown": {category: {metric: value, "n": count}} (tasks with per-category scores)}
 
 Files are written to a temporary file in the same directory and renamed into place, so a reader
 never sees half a result even if the process is killed mid-write.
@@ -82,6 +83,8 @@ class Result:
     failures: dict[str, Any] = field(default_factory=lambda: {"count": 0, "examples": []})
     created_at: str = ""
     git_commit: str | None = None
+    #: Per-category metrics, `{category: {metric: value, "n": count}}` (written only when set).
+    breakdown: dict[str, dict[str, float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -89,6 +92,8 @@ class Result:
         model.update(model.pop("details"))
         config = data["config"]
         config.update(config.pop("extra"))
+        if data["breakdown"] is None:
+            del data["breakdown"]
         return data
 
     def file_stem(self) -> str:
