@@ -3,20 +3,30 @@
 Only argparse and the standard library load at start-up; torch and transformers are imported by
 the commands that need them, so `--help` and `list` answer instantly. Exit codes: 0 success,
 1 a regression found by `compare`, 2 a usage or input error (one line on stderr),
-3 a run that finished but skipped failed samples or could not compute a requested metric.
+3 a run that finished but skipped failed samples or could not compute a requested metric,
+4 an unexpected internal error (one line naming a log file with the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mmbench import __version__
 from mmbench.errors import MMBenchError
+from mmbench.verbosity import (
+    EXIT_INTERNAL,
+    configure_logging,
+    internal_error_line,
+    os_error_line,
+    parse_verbosity,
+)
 
 EXIT_USAGE = 2
+logger = logging.getLogger(__name__)
 
 
 def _positive_int(text: str) -> int:
@@ -230,7 +240,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, help="cache folder (default $MMBENCH_CACHE or ~/.cache/mmbench)"
     )
     cache.set_defaults(handler=_cmd_cache)
+    _add_verbosity(parser, commands)
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, commands: argparse._SubParsersAction) -> None:
+    """`--verbosity` before or after the command name (the command's spelling wins)."""
+    text = (
+        "quiet (warnings only, no progress bar), info (default) or debug (mmbench's debug log"
+        " and tracebacks); lm-eval's DEBUG/INFO/WARNING/ERROR are accepted"
+    )
+    parser.add_argument(
+        "--verbosity", type=parse_verbosity, default="info", metavar="LEVEL", help=text
+    )
+    for sub in dict.fromkeys(commands.choices.values()):
+        sub.add_argument(
+            "--verbosity",
+            type=parse_verbosity,
+            default=argparse.SUPPRESS,
+            metavar="LEVEL",
+            help=text,
+        )
 
 
 def _tolerance_help() -> str:
@@ -243,9 +273,12 @@ def _tolerance_help() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbosity = getattr(args, "verbosity", "info")
+    configure_logging(verbosity)
     try:
         return int(args.handler(args) or 0)
     except MMBenchError as err:
+        logger.debug("expected error", exc_info=True)
         print(f"mmbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -254,6 +287,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except OSError as err:
+        line = os_error_line(err)
+        if line is None:
+            print(f"mmbench: {internal_error_line(err, verbosity)}", file=sys.stderr)
+            return EXIT_INTERNAL
+        logger.debug("environment error", exc_info=True)
+        print(f"mmbench: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # the last line of defence: one line, exit 4
+        print(f"mmbench: {internal_error_line(err, verbosity)}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -278,7 +322,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             bootstrap=args.bootstrap,
             on_error=args.on_error,
             trust_remote_code=args.trust_remote_code,
-            progress=not args.quiet,
+            progress=not args.quiet and args.verbosity != "quiet",
             generation=args.gen_kwargs,
         )
     )

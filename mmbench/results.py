@@ -169,6 +169,12 @@ def load_result(path: Path) -> dict[str, Any]:
     """Read a result JSON, checking it has the documented top-level keys."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise MMBenchError(
+            f"result file {str(path)!r} is not UTF-8 text; pass files written by `mmbench run`"
+        ) from err
+    except IsADirectoryError as err:
+        raise MMBenchError(f"{str(path)!r} is a directory; pass a result JSON file") from err
     except FileNotFoundError as err:
         raise MMBenchError(f"result file {str(path)!r} does not exist; check the path") from err
     except json.JSONDecodeError as err:
@@ -176,6 +182,11 @@ def load_result(path: Path) -> dict[str, Any]:
             f"result file {str(path)!r} is not valid JSON ({err.msg} at line {err.lineno});"
             " re-run the evaluation to regenerate it"
         ) from err
+    if not isinstance(data, dict):
+        raise MMBenchError(
+            f"{str(path)!r} is not an mmbench result (a JSON {type(data).__name__}, not an"
+            " object); pass files written by `mmbench run`"
+        )
     missing = [k for k in ("task", "model", "metrics") if k not in data]
     if missing:
         raise MMBenchError(
