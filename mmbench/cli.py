@@ -351,11 +351,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from mmbench.table import format_rows
 
     if args.what == "tasks":
-        from mmbench.tasks import read_spec, task_files
+        from mmbench.tasks import read_spec, task_files, task_path_warnings
 
         rows = []
+        for warning in task_path_warnings():
+            print(f"mmbench: warning: {warning}", file=sys.stderr)
         for name, path in sorted(task_files().items()):
-            spec = read_spec(path)
+            try:
+                spec = read_spec(path)
+            except MMBenchError as err:  # one broken YAML only hides its own task
+                print(f"mmbench: warning: task {name!r} unavailable: {err}", file=sys.stderr)
+                continue
             rows.append((name, spec.type, spec.description))
         print(format_rows(("task", "type", "description"), rows))
     elif args.what == "models":

@@ -78,7 +78,13 @@ class Table:
         return len(self.rows)
 
     def require_columns(self, needed: dict[str, str], task: str) -> None:
-        """One-line error when a mapped column is absent, naming the columns that exist."""
+        """One-line error when the table is empty or a mapped column is absent (from the table,
+        or from one row of a JSON file), naming the columns that exist."""
+        if len(self.rows) == 0:
+            raise MMBenchError(
+                f"dataset {self.description} has no rows; task {task!r} needs at least one:"
+                " check the file or the split"
+            )
         for role, column in needed.items():
             if column not in self.columns:
                 raise MMBenchError(
@@ -86,6 +92,14 @@ class Table:
                     f" {task!r}){did_you_mean(column, self.columns)}; its columns are"
                     f" {', '.join(self.columns)}: fix `columns:` in the task YAML"
                 )
+        if isinstance(self.rows, list):
+            for number, row in enumerate(self.rows, 1):
+                absent = [column for column in needed.values() if column not in row]
+                if absent:
+                    raise MMBenchError(
+                        f"row {number} of dataset {self.description} has no {absent[0]!r} key"
+                        f" (task {task!r} needs {', '.join(needed.values())}); add it to every row"
+                    )
 
     def head(self, limit: int | None) -> Table:
         """The first `limit` rows in the source's stable order (the `--limit` subset)."""
@@ -151,7 +165,7 @@ def _open_local(path: Path, split: str) -> Table:
     import datasets
 
     if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-        loaded = datasets.load_from_disk(str(path))
+        loaded = _read_or_explain(lambda: datasets.load_from_disk(str(path)), path, "save_to_disk")
         if isinstance(loaded, datasets.DatasetDict):
             if split not in loaded:
                 raise MMBenchError(
@@ -168,8 +182,33 @@ def _open_local(path: Path, split: str) -> Table:
             f"local dataset {path} holds neither a save_to_disk dataset nor parquet files for"
             f" split {split!r} (looked for data/{split}-*.parquet and {split}/*.parquet)"
         )
-    dataset = datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
+    dataset = _read_parquet(files, path)
     return _from_datasets(dataset, _hash_files(*files), path, f"{path}[{split}]")
+
+
+def _read_parquet(files: Sequence[Path], what: Path) -> Any:
+    import datasets
+
+    return _read_or_explain(
+        lambda: datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train"),
+        what,
+        "parquet",
+    )
+
+
+def _read_or_explain(read: Any, path: Path, kind: str) -> Any:
+    """Run `read()`; a corrupt or truncated file (bad JSON metadata, Arrow or parquet bytes)
+    becomes a one-line error naming the copy, instead of a library traceback."""
+    try:
+        return read()
+    except MMBenchError:
+        raise
+    except Exception as err:  # datasets / pyarrow raise many unrelated types for bad bytes
+        summary = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+        raise MMBenchError(
+            f"local dataset {path} could not be read as {kind} ({summary}); the files are"
+            " corrupt or truncated: copy or re-create them"
+        ) from err
 
 
 def _split_parquet_files(path: Path, split: str) -> list[Path]:
@@ -184,9 +223,7 @@ def _split_parquet_files(path: Path, split: str) -> list[Path]:
 
 def _open_file(path: Path) -> Table:
     if path.suffix == ".parquet":
-        import datasets
-
-        dataset = datasets.load_dataset("parquet", data_files=[str(path)], split="train")
+        dataset = _read_parquet([path], path)
         return _from_datasets(dataset, _hash_files(path), path.parent, str(path))
     if path.suffix not in (".jsonl", ".json"):
         raise MMBenchError(f"local dataset file {path} must be .jsonl, .json or .parquet")
@@ -198,7 +235,13 @@ def _open_file(path: Path) -> Table:
 
 
 def _read_json_rows(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MMBenchError(
+            f"dataset file {path} is not UTF-8 text (byte {err.start}: {err.reason});"
+            " re-save it as UTF-8"
+        ) from err
     if path.suffix == ".json":
         rows = _parse_json(text, path, 0)
     else:

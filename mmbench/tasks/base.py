@@ -69,6 +69,9 @@ class TaskType(ABC):
                 f" {self.name!r}{did_you_mean(unknown[0], known)};"
                 f" allowed: {', '.join(sorted(known))}"
             )
+        from mmbench.tasks.option_types import check_option_types
+
+        check_option_types(self.options_class, spec.options, spec.name)
         try:
             return self.options_class(**spec.options)
         except (TypeError, ValueError) as err:

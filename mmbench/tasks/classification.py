@@ -46,6 +46,7 @@ class ClassificationOptions:
         if self.mode not in ("auto", "embedding", "generate"):
             raise ValueError(f"mode must be auto, embedding or generate, not {self.mode!r}")
         _check_replacements(self.class_name_replace)
+        _check_templates(self.templates)
 
 
 class ClassificationTask(TaskType):
@@ -183,8 +184,20 @@ def resolve_classes(value: Any, ctx: TaskContext) -> list[str]:
         path = ctx.spec.path.parent / path
     if not path.is_file():
         raise MMBenchError(f"task {ctx.spec.name!r}: class list file {path} does not exist")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return [str(c) for c in (data["classes"] if isinstance(data, dict) else data)]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MMBenchError(
+            f"task {ctx.spec.name!r}: class list file {path} is not UTF-8 JSON ({err});"
+            ' write a JSON list of names or {"classes": [...]}'
+        ) from err
+    names = data.get("classes") if isinstance(data, dict) else data
+    if not isinstance(names, list) or not names:
+        raise MMBenchError(
+            f"task {ctx.spec.name!r}: class list file {path} holds no list of class names;"
+            ' write a JSON list of names or {"classes": [...]}'
+        )
+    return [str(c) for c in names]
 
 
 def _check_replacements(value: Any) -> None:
@@ -237,6 +250,23 @@ def clean_class_names(classes: list[str], replacements: dict[str, str], task: st
             )
         first.setdefault(name, index)
     return cleaned
+
+
+def _check_templates(value: Any) -> None:
+    """Raise a one-line ValueError unless every template names the class with `{c}`: a template
+    without it gives every class the same text embedding, so every image ties."""
+    if isinstance(value, str) and value.startswith("asset:"):
+        return
+    if not isinstance(value, list) or not value:
+        raise ValueError(
+            f"templates must be a non-empty list of strings or 'asset:<key>', not {value!r}"
+        )
+    for template in value:
+        if not isinstance(template, str) or "{c}" not in template:
+            raise ValueError(
+                f"template {template!r} has no {{c}} placeholder for the class name;"
+                " write e.g. 'a photo of a {c}.'"
+            )
 
 
 def resolve_templates(value: Any) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmbench.data.items import TextItem
+from mmbench.errors import MMBenchError
 from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
 from mmbench.tasks.common import VideoOptions, as_text_list, bootstrap_means, row_ids, visual_items
@@ -64,7 +65,16 @@ class RetrievalTask(TaskType):
 
     def validate(self, spec: TaskSpec) -> Any:
         options = super().validate(spec)
-        _visual_role(spec.columns, spec.name)
+        role = _visual_role(spec.columns, spec.name)
+        # i2t_/t2i_ metrics need an image column, v2t_/t2v_ ones a video column.
+        other = ("v2t_", "t2v_") if role == "image" else ("i2t_", "t2i_")
+        wrong = [m for m in spec.metrics if m.startswith(other)]
+        if wrong:
+            ours, needed = ("i2t_/t2i_", "video") if role == "image" else ("v2t_/t2v_", "image")
+            raise MMBenchError(
+                f"task {spec.name!r}: metric {wrong[0]!r} needs a {needed} column but the task"
+                f" maps {role!r}; use the {ours} metrics"
+            )
         return options
 
     def capabilities(self, spec: TaskSpec, options: Any, model: ModelAdapter) -> list[str]:
