@@ -147,6 +147,7 @@ def run(request: RunRequest) -> RunOutcome:
         ),
         metrics=output.metrics,
         ci=output.ci,
+        breakdown=output.breakdown,
         timing={
             "total_s": round(total, 3),
             "model_s": round(engine.stats.model_s, 3),

@@ -44,6 +44,8 @@ class TaskOutput:
     failures: dict[str, str] = field(default_factory=dict)
     #: metrics that were asked for but could not be computed (e.g. METEOR without Java)
     metric_errors: dict[str, str] = field(default_factory=dict)
+    #: per-category metrics, `{category: {metric: value, "n": count}}` (Result.breakdown)
+    breakdown: dict[str, dict[str, float]] | None = None
 
 
 class TaskType(ABC):
