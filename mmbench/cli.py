@@ -72,6 +72,16 @@ def _gen_kwargs(text: str) -> dict[str, object]:
     return settings
 
 
+def _model_args(text: str) -> dict[str, object]:
+    """`--model-args k=v,...` (lm-eval's convention, see `mmbench.models.args`)."""
+    from mmbench.models.args import parse_model_args
+
+    try:
+        return parse_model_args(text)
+    except MMBenchError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--model-args: ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmbench",
@@ -92,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         required=True,
         help="model URI: builtin:NAME, hf:ID[@REV] or hf:DIR,"
-        " open_clip:ARCH/PRETRAINED, py:MODULE:FACTORY",
+        " open_clip:ARCH/PRETRAINED, py:MODULE:FACTORY, openai:MODEL (a served model)",
     )
     run.add_argument(
         "--task", required=True, help="task name (see `mmbench list tasks`) or a YAML path"
@@ -174,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="generation settings for generative models, e.g. max_new_tokens=64,num_beams=3"
         " (greedy decoding with 32 new tokens by default; recorded in the result)",
     )
+    run.add_argument(
+        "--model-args",
+        "--model_args",
+        dest="model_args",
+        type=_model_args,
+        default={},
+        metavar="K=V,...",
+        help="settings of the model's scheme, e.g. base_url=...,concurrency=16 for openai:"
+        " (values read as bool/int/float/str; see docs/models.md; recorded in the result)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_run)
 
@@ -209,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
     board.set_defaults(handler=_cmd_leaderboard)
+    _add_report(commands)
 
     compare = commands.add_parser(
         "compare",
@@ -324,6 +345,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             trust_remote_code=args.trust_remote_code,
             progress=not args.quiet and args.verbosity != "quiet",
             generation=args.gen_kwargs,
+            model_args=args.model_args,
         )
     )
     if outcome.path is None:
@@ -406,6 +428,50 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write a static HTML report: leaderboard, per-sample views, model comparisons",
+        description="Write a self-contained static site (OUT/index.html) from result JSONs:"
+        " sortable leaderboards with intervals and cost, each run's samples with thumbnails,"
+        " and two models side by side. Opens from file:// or any static host; no network.",
+    )
+    report.add_argument("inputs", nargs="+", type=Path, help="result JSON files or folders")
+    report.add_argument(
+        "--out", type=Path, default=Path("report"), help="output folder (default report/)"
+    )
+    report.add_argument(
+        "--data-dir",
+        action="append",
+        default=[],
+        metavar="TASK=DIR",
+        help="local copy of TASK's dataset for the thumbnails (repeatable; default: the run's"
+        " own --data-dir, else the task's source or the Hugging Face cache)",
+    )
+    report.add_argument(
+        "--no-images", action="store_true", help="do not read datasets (no thumbnails)"
+    )
+    report.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mmbench.report import build_report
+
+    data_dirs: dict[str, Path] = {}
+    for item in args.data_dir:
+        task, sep, folder = item.partition("=")
+        if not sep or not task or not folder:
+            raise MMBenchError(f"--data-dir expects TASK=DIR, got {item!r}")
+        data_dirs[task] = Path(folder)
+    summary = build_report(
+        list(args.inputs), args.out, data_dirs=data_dirs, images=not args.no_images
+    )
+    for warning in summary.warnings:
+        print(f"mmbench: warning: {warning}", file=sys.stderr)
+    print(f"report of {summary.runs} runs: {summary.index.resolve().as_uri()}")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from mmbench.compare import compare
 
@@ -417,13 +483,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from mmbench.cache import OutputCache
+    from mmbench.cache import OutputCache, clear_cache_dir
 
+    if args.action == "clear":
+        print(clear_cache_dir(args.cache_dir))
+        return 0
     cache = OutputCache(args.cache_dir)
     try:
-        if args.action == "clear":
-            print(f"removed {cache.clear()} entries from {cache.path}")
-            return 0
         stats = cache.stats()
         print(f"cache: {stats.path}")
         print(f"entries: {stats.entries} ({stats.size_bytes / 1e6:.1f} MB)")

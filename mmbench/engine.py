@@ -69,6 +69,8 @@ class CapabilityOutputs:
     meta: list[Any]
     failed: dict[int, str] = field(default_factory=dict)
     computed: int = 0
+    #: per-item facts of a served model's answers computed in this run (latency, token usage)
+    info: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def stacked(self, indices: Sequence[int]) -> Any:
         """Stack the embeddings of `indices` (all must have succeeded) into one tensor."""
@@ -171,6 +173,7 @@ class Engine:
             for index, output, meta in part["done"]:
                 keep(index, output, meta)
             result.failed.update(part["failed"])
+            result.info.update(part.get("info", {}))
         result.computed = len(pending)
         if into is not None:
             self.stats.embeddings_on_disk |= into.on_disk
@@ -246,13 +249,17 @@ class Engine:
         batch_size = self._initial_batch_size()
         position = 0
         preprocessor = self.model.preprocessor(capability)
+        if self.model.streams:
+            streamed = self._stream(capability, items, indices, keys, preprocessor, bar, sink)
+            bar.close()
+            return streamed
         while position < len(indices):
             chunk = indices[position : position + batch_size * 64]
             try:
                 for batch in self._loader(items, chunk, preprocessor, batch_size):
                     failed.update(batch["failed"])
                     if batch["batch"] is not None:
-                        outputs = self._call(capability, batch["batch"])
+                        outputs = self._call(capability, batch["batch"], len(batch["indices"]))
                         new = list(zip(batch["indices"], outputs, batch["meta"], strict=True))
                         self._store(capability, keys, new)
                         finished.update(batch["indices"])
@@ -279,6 +286,58 @@ class Engine:
         bar.close()
         return {"done": done, "failed": failed}
 
+    def _stream(
+        self,
+        capability: str,
+        items: Sequence[Any],
+        indices: list[int],
+        keys: list[str] | None,
+        preprocessor: Any,
+        bar: Any,
+        sink: Callable[[int, Any, Any], None] | None,
+    ) -> dict[str, Any]:
+        """`_compute` for adapters that answer item by item (servers): each answer is committed
+        to the cache as it arrives (one transaction per item, not per batch), so a killed run
+        loses only the requests in flight; batches only group the data loading."""
+        done: list[tuple[int, Any, Any]] = []
+        failed: dict[int, str] = {}
+        info: dict[int, dict[str, Any]] = {}
+        metas: dict[int, Any] = {}
+        stop_on_error = self.config.on_error == "fail"
+
+        def batches():
+            for batch in self._loader(items, indices, preprocessor, self._initial_batch_size()):
+                failed.update(batch["failed"])
+                bar.update(len(batch["failed"]))
+                if failed and stop_on_error:
+                    return
+                if batch["batch"] is not None:
+                    metas.update(zip(batch["indices"], batch["meta"], strict=True))
+                    yield batch["indices"], batch["batch"]
+
+        start = time.perf_counter()
+        answers = self.model.stream(capability, batches())
+        try:
+            for answer in answers:
+                meta = metas.pop(answer.index)
+                bar.update(1)
+                if answer.error is not None:
+                    failed[answer.index] = answer.error
+                    if stop_on_error:
+                        break
+                    continue
+                self._store(capability, keys, [(answer.index, answer.output, meta)])
+                if answer.info:
+                    info[answer.index] = answer.info
+                if sink is None:
+                    done.append((answer.index, answer.output, meta))
+                else:
+                    sink(answer.index, answer.output, meta)
+        finally:
+            answers.close()
+            self.stats.model_s += time.perf_counter() - start
+        return {"done": done, "failed": failed, "info": info}
+
     def _initial_batch_size(self) -> int:
         if self.config.batch_size is not None:
             return self.config.batch_size
@@ -301,8 +360,10 @@ class Engine:
             persistent_workers=False,
         )
 
-    def _call(self, capability: str, batch: Any) -> list[Any]:
+    def _call(self, capability: str, batch: Any, expected: int) -> list[Any]:
         import torch
+
+        from mmbench.output_checks import check_outputs
 
         start = time.perf_counter()
         try:
@@ -312,10 +373,8 @@ class Engine:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             raise _OutOfMemory from err
-        if isinstance(output, torch.Tensor):
-            output = list(output.detach().to("cpu", torch.float32))
         self.stats.model_s += time.perf_counter() - start
-        return output
+        return check_outputs(getattr(self.model, "uri", "?"), capability, output, expected)
 
     def _store(self, capability: str, keys: list[str] | None, new: list[tuple]) -> None:
         if self.cache is None or keys is None or not new:

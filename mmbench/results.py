@@ -6,15 +6,26 @@ Schema (docs/architecture.md, "Result JSON")::
      "model": {uri, fingerprint, ...}, "config": {device, dtype, batch_size, world_size, seed, ...},
      "metrics": {name: value}, "ci": {name: [lo, hi]}, "timing": {total_s, model_s, items_per_s},
      "failures": {count, examples}, "created_at", "git_commit",
-     "breakdown": {category: {metric: value, "n": count}} (tasks with per-category scores)}
+     "breakdown": {category: {metric: value, "n": count}} (tasks with per-category scores),
+     "environment": {python, platform, cpu, torch, cuda, cudnn, transformers, datasets, numpy,
+                     pillow, av, mmbench, gpus, gpu_driver, world_size}}
 
 Files are written to a temporary file in the same directory and renamed into place, so a reader
-never sees half a result even if the process is killed mid-write.
+never sees half a result even if the process is killed mid-write; they get the permissions the
+user's umask gives a new file, as `open()` would.
+
+File names (docs/architecture.md, "Result files"): `<task>__<safe uri>-<sha8 of the uri>` plus
+`__limit-N` for a `--limit` run, `.json` and `.samples.jsonl`. The URI digest keeps apart URIs
+whose safe forms coincide (`hf:/a/run1/best`, `hf:/a/run1_best`). A rerun replaces the file of
+the same name only when its configuration (`config_identity`) is the same; otherwise the new
+result goes beside it as `<stem>__cfg-<sha8 of the configuration>.json`, with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -26,6 +37,7 @@ from typing import Any
 
 from mmbench.errors import MMBenchError
 
+logger = logging.getLogger(__name__)
 RESULT_KEYS = (
     "mmbench_version",
     "task",
@@ -37,6 +49,7 @@ RESULT_KEYS = (
     "failures",
     "created_at",
     "git_commit",
+    "environment",
 )
 
 
@@ -85,6 +98,8 @@ class Result:
     git_commit: str | None = None
     #: Per-category metrics, `{category: {metric: value, "n": count}}` (written only when set).
     breakdown: dict[str, dict[str, float]] | None = None
+    #: `mmbench.environment.environment_record()` (written only when set)
+    environment: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,13 +107,44 @@ class Result:
         model.update(model.pop("details"))
         config = data["config"]
         config.update(config.pop("extra"))
-        if data["breakdown"] is None:
-            del data["breakdown"]
+        for optional in ("breakdown", "environment"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     def file_stem(self) -> str:
-        """`<task>__<model>` with the model URI made filesystem-safe."""
-        return f"{self.task.name}__{safe_name(self.model.uri)}"
+        """`<task>__<safe uri>-<sha8 of the uri>[__limit-N]` (see `result_stem`)."""
+        return result_stem(self.task.name, self.model.uri, self.task.limit)
+
+
+def result_stem(task: str, uri: str, limit: int | None = None) -> str:
+    """The file name stem of a result: `<task>__<safe uri>-<sha8 of the uri>[__limit-N]`,
+    where sha8 is the first 8 hex digits of the SHA-256 of the URI's UTF-8 bytes."""
+    digest = hashlib.sha256(uri.encode("utf-8")).hexdigest()[:8]
+    stem = f"{safe_name(task)}__{safe_name(uri)}-{digest}"
+    return stem if limit is None else f"{stem}__limit-{limit}"
+
+
+def config_identity(data: dict[str, Any]) -> dict[str, Any]:
+    """What makes two results of one (task, model URI, limit) comparable: spec hash, data
+    fingerprint, dtype, seed, model args and generation settings (from a result's JSON form)."""
+    task, config, model = (
+        data.get(k) if isinstance(data.get(k), dict) else {} for k in ("task", "config", "model")
+    )
+    return {
+        "spec_hash": task.get("spec_hash"),
+        "data_fingerprint": task.get("data_fingerprint"),
+        "dtype": config.get("dtype"),
+        "seed": config.get("seed"),
+        "model_args": config.get("model_args", model.get("model_args")) or {},
+        "generation": model.get("generation") or config.get("generation") or {},
+    }
+
+
+def config_hash(data: dict[str, Any]) -> str:
+    """First 8 hex digits of the SHA-256 of `config_identity` as sorted-key JSON."""
+    text = json.dumps(config_identity(data), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
 def safe_name(text: str) -> str:
@@ -115,10 +161,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file 0600; a result is a normal file, readable as the umask allows
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -150,19 +205,52 @@ def check_writable(directory: Path) -> None:
         ) from err
 
 
+def check_result_path(output_dir: Path, stem: str) -> None:
+    """Fail before any model work when a result file's name is taken by a folder."""
+    for name in (f"{stem}.json", f"{stem}.samples.jsonl"):
+        if (output_dir / name).is_dir():
+            raise MMBenchError(
+                f"result path {output_dir / name} is a directory; move it away or pass another"
+                " --output-dir"
+            )
+
+
 def write_result(result: Result, samples: Iterable[dict[str, Any]], output_dir: Path) -> Path:
     """Write `<stem>.json` and `<stem>.samples.jsonl` atomically; return the JSON path.
 
     The per-sample file is written first, so a result JSON on disk always has its samples beside it.
+    An existing result of another configuration is kept: the new one gets `__cfg-<hash>` (module
+    docstring).
     """
     stem = result.file_stem()
+    data = result.to_dict()
+    existing = output_dir / f"{stem}.json"
+    if existing.exists() and _existing_config(existing) != config_hash(data):
+        beside = f"{stem}__cfg-{config_hash(data)}"
+        logger.warning(
+            "%s holds a result of another configuration (spec hash, data, dtype, seed, model"
+            " args or generation settings differ); it is kept and this run is written as %s.json",
+            existing,
+            beside,
+        )
+        stem = beside
+    check_result_path(output_dir, stem)
     lines = "".join(
         json.dumps(s, ensure_ascii=False, default=_json_default) + "\n" for s in samples
     )
     atomic_write_text(output_dir / f"{stem}.samples.jsonl", lines)
     path = output_dir / f"{stem}.json"
-    atomic_write_text(path, json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
     return path
+
+
+def _existing_config(path: Path) -> str | None:
+    """The configuration hash of the result at `path`, or None when it cannot be read as one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return config_hash(data) if isinstance(data, dict) else None
 
 
 def load_result(path: Path) -> dict[str, Any]:

@@ -18,9 +18,22 @@ from typing import Any
 
 import mmbench
 from mmbench.engine import Distributed, Engine, EngineConfig, resolve_num_workers
+from mmbench.environment import environment_record
+from mmbench.errors import MMBenchError
 from mmbench.models import load_model
-from mmbench.models.base import ModelOptions
-from mmbench.results import ModelInfo, Result, RunConfig, TaskInfo, check_writable, write_result
+from mmbench.models.args import redact_args
+from mmbench.models.base import GENERATE, ModelOptions
+from mmbench.results import (
+    ModelInfo,
+    Result,
+    RunConfig,
+    TaskInfo,
+    check_result_path,
+    check_writable,
+    result_stem,
+    write_result,
+)
+from mmbench.run_checks import check_bootstrap, check_device, check_generation
 from mmbench.tasks import get_task_type, load_task
 from mmbench.tasks.base import TaskContext
 
@@ -53,6 +66,8 @@ class RunRequest:
     progress: bool = True
     #: generation settings passed to generative adapters (e.g. {"max_new_tokens": 64})
     generation: dict[str, Any] = field(default_factory=dict)
+    #: `--model-args`, validated by the model's scheme (see `mmbench.models.args`)
+    model_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,12 +82,16 @@ class RunOutcome:
 def run(request: RunRequest) -> RunOutcome:
     """Evaluate `request.model` on `request.task` and write the result (rank 0)."""
     started = time.perf_counter()
+    check_bootstrap(request.bootstrap)
+    check_device(request.device)
     spec = load_task(request.task)
     task_type = get_task_type(spec.type)
     options = task_type.validate(spec)
+    check_generation(request.generation, request.model)
     distributed = init_distributed()
     if distributed.rank == 0:
         check_writable(request.output_dir)
+        check_result_path(request.output_dir, result_stem(spec.name, request.model, request.limit))
     device = request.device
     if distributed.world_size > 1 and device in ("auto", "cuda"):
         device = _rank_device(device)
@@ -82,6 +101,7 @@ def run(request: RunRequest) -> RunOutcome:
         trust_remote_code=request.trust_remote_code,
         seed=request.seed,
         generation=dict(request.generation),
+        model_args=dict(request.model_args),
     )
     cache = None
     if request.use_cache:
@@ -90,8 +110,14 @@ def run(request: RunRequest) -> RunOutcome:
         cache = OutputCache(request.cache_dir)
     with closing(cache) if cache is not None else nullcontext():
         model = load_model(request.model, model_options, memos=cache)
-        for capability in task_type.capabilities(spec, options, model):
+        needed = task_type.capabilities(spec, options, model)
+        for capability in needed:
             model.require(capability, spec.name)
+        if request.generation and GENERATE not in needed:
+            raise MMBenchError(
+                f"--gen-kwargs {next(iter(request.generation))}=... has no effect: task"
+                f" {spec.name!r} does not generate text with {request.model!r}; drop --gen-kwargs"
+            )
         from mmbench.data.sources import open_source
 
         table = open_source(spec.source, request.data_dir).head(request.limit)
@@ -143,6 +169,7 @@ def run(request: RunRequest) -> RunOutcome:
                 "embedding_store": request.embedding_store,
                 "embeddings_on_disk": engine.stats.embeddings_on_disk,
                 "data_dir": str(request.data_dir) if request.data_dir else None,
+                "model_args": redact_args(request.model_args),
             },
         ),
         metrics=output.metrics,
@@ -154,6 +181,7 @@ def run(request: RunRequest) -> RunOutcome:
             "items_per_s": round(engine.stats.items / total, 2) if total > 0 else 0.0,
             "items": engine.stats.items,
             "computed": engine.stats.computed,
+            **({"server": model.call_totals()} if model.call_totals() else {}),
         },
         failures={
             "count": len(output.failures),
@@ -162,6 +190,7 @@ def run(request: RunRequest) -> RunOutcome:
         },
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         git_commit=_git_commit(),
+        environment=environment_record(distributed.world_size),
     )
     path = None
     if distributed.rank == 0:

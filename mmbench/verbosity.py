@@ -67,13 +67,39 @@ def configure_logging(verbosity: str) -> None:
     logger.setLevel(_LEVELS[verbosity])
     handler = next((h for h in logger.handlers if getattr(h, "_mmbench_cli", False)), None)
     if handler is None:
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler._mmbench_cli = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("mmbench: %(levelname)s: %(name)s: %(message)s"))
         logger.addHandler(handler)
-    # stderr may have been replaced since the handler was made (pytest's capsys, a host program)
-    handler.setStream(sys.stderr)
+    handler.setFormatter(_LineFormatter(with_names=verbosity == "debug"))
     logger.propagate = False
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the record (a host program or a test
+    may have replaced it since the handler was made)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _LineFormatter(logging.Formatter):
+    """`mmbench: warning: message`, as the CLI's own lines; debug adds the logger's name."""
+
+    def __init__(self, with_names: bool) -> None:
+        super().__init__()
+        self.with_names = with_names
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = f"{record.name}: " if self.with_names else ""
+        line = f"mmbench: {record.levelname.lower()}: {name}{record.getMessage()}"
+        if record.exc_info and self.with_names:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 def os_error_line(err: OSError) -> str | None:

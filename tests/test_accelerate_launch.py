@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.hardening import expected_stem
 from test_invariance import run_task
 
 TASK = "mini-video-retrieval"
@@ -89,7 +90,7 @@ def failure(done: subprocess.CompletedProcess) -> str:
 
 def assert_matches_single(output_dir: Path, single: dict) -> None:
     """One result file with world size 2, whose metrics and samples equal the 1-process run's."""
-    stem = "mini-video-retrieval__builtin_effnet-minilm"
+    stem = expected_stem("mini-video-retrieval", "builtin:effnet-minilm")
     assert sorted(p.name for p in output_dir.iterdir()) == [
         f"{stem}.json",
         f"{stem}.samples.jsonl",

@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pytest
 from conftest import write_jsonl
+from helpers.hardening import expected_stem
 
 from mmbench.runner import RunRequest, run
+
+VIDEO_TASK, EFFNET, SLOW = "mini-video-retrieval", "builtin:effnet-minilm", "py:slow_adapter:make"
+RESUMED = expected_stem("resume-task", SLOW)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,13 +92,11 @@ def test_world_size_two_matches_one(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(
-        (tmp_path / "ddp" / "mini-video-retrieval__builtin_effnet-minilm.json").read_text()
+        (tmp_path / "ddp" / f"{expected_stem(VIDEO_TASK, EFFNET)}.json").read_text()
     )
     assert result["config"]["world_size"] == 2
     assert result["metrics"] == single["metrics"]
-    samples = (
-        tmp_path / "ddp" / "mini-video-retrieval__builtin_effnet-minilm.samples.jsonl"
-    ).read_text()
+    samples = (tmp_path / "ddp" / f"{expected_stem(VIDEO_TASK, EFFNET)}.samples.jsonl").read_text()
     assert [json.loads(x) for x in samples.splitlines()] == single["samples"]
 
 
@@ -181,7 +183,7 @@ def test_killed_run_resumes_and_matches_a_fresh_run(tmp_path: Path) -> None:
         command, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert resumed.returncode == 0, resumed.stderr
-    result = json.loads((tmp_path / "out" / "resume-task__py_slow_adapter_make.json").read_text())
+    result = json.loads((tmp_path / "out" / f"{RESUMED}.json").read_text())
     assert result["timing"]["computed"] == 90 - survived  # 30 images + 60 captions
     fresh = subprocess.run(
         [*command, "--no-cache", "--output-dir", str(tmp_path / "fresh")],
@@ -192,13 +194,11 @@ def test_killed_run_resumes_and_matches_a_fresh_run(tmp_path: Path) -> None:
         check=False,
     )
     assert fresh.returncode == 0, fresh.stderr
-    fresh_result = json.loads(
-        (tmp_path / "fresh" / "resume-task__py_slow_adapter_make.json").read_text()
-    )
+    fresh_result = json.loads((tmp_path / "fresh" / f"{RESUMED}.json").read_text())
     assert fresh_result["metrics"] == result["metrics"]
     rerun = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert rerun.returncode == 0
-    again = json.loads((tmp_path / "out" / "resume-task__py_slow_adapter_make.json").read_text())
+    again = json.loads((tmp_path / "out" / f"{RESUMED}.json").read_text())
     assert again["timing"]["computed"] == 0 and again["metrics"] == result["metrics"]
