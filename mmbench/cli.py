@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
     board.set_defaults(handler=_cmd_leaderboard)
     _add_report(commands)
+    _add_report(commands)
 
     compare = commands.add_parser(
         "compare",
@@ -425,6 +426,50 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         print(f"mmbench: warning: {warning}", file=sys.stderr)
     for path in report.written:
         print(path)
+    return 0
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write a static HTML report: leaderboard, per-sample views, model comparisons",
+        description="Write a self-contained static site (OUT/index.html) from result JSONs:"
+        " sortable leaderboards with intervals and cost, each run's samples with thumbnails,"
+        " and two models side by side. Opens from file:// or any static host; no network.",
+    )
+    report.add_argument("inputs", nargs="+", type=Path, help="result JSON files or folders")
+    report.add_argument(
+        "--out", type=Path, default=Path("report"), help="output folder (default report/)"
+    )
+    report.add_argument(
+        "--data-dir",
+        action="append",
+        default=[],
+        metavar="TASK=DIR",
+        help="local copy of TASK's dataset for the thumbnails (repeatable; default: the run's"
+        " own --data-dir, else the task's source or the Hugging Face cache)",
+    )
+    report.add_argument(
+        "--no-images", action="store_true", help="do not read datasets (no thumbnails)"
+    )
+    report.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mmbench.report import build_report
+
+    data_dirs: dict[str, Path] = {}
+    for item in args.data_dir:
+        task, sep, folder = item.partition("=")
+        if not sep or not task or not folder:
+            raise MMBenchError(f"--data-dir expects TASK=DIR, got {item!r}")
+        data_dirs[task] = Path(folder)
+    summary = build_report(
+        list(args.inputs), args.out, data_dirs=data_dirs, images=not args.no_images
+    )
+    for warning in summary.warnings:
+        print(f"mmbench: warning: {warning}", file=sys.stderr)
+    print(f"report of {summary.runs} runs: {summary.index.resolve().as_uri()}")
     return 0
 
 

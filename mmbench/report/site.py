@@ -1,0 +1,312 @@
+"""Write the static report: page templates and assets copied from the package, data as JS files.
+
+Layout of `OUT/`::
+
+    index.html            leaderboard: a table per task, the summary, SVG plots (drawn by JS)
+    compare.html          two models on one task: the samples where they differ
+    assets/               CSS and JS (package data, copied as is)
+    data/index.js         every run's metrics, intervals and cost, the summary, the diff files
+    runs/<run>/index.html the run's sample view (same page for every run)
+    runs/<run>/meta.js    the run's header data; chunk-NNNNN.js: CHUNK samples each
+    runs/<run>/ids.js     every sample's id and outcome, loaded on demand (search, failures)
+    diffs/<a>__<b>.js     samples two runs of a task disagree on
+    media/<task>/*.jpg    thumbnails (see `mmbench.report.media`)
+
+Data files are JavaScript that call `mmbenchData(key, value)` with a JSON value, because pages
+opened from file:// may not `fetch` files; pages load them with script tags, the sample chunks
+only when shown. Every string from a dataset or a model reaches the page as JSON data and is
+written to the DOM as text by the scripts, never as markup.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import mmbench
+from mmbench.compare import lower_is_better
+from mmbench.report import samples as sample_rules
+from mmbench.report.collect import Run, collect_runs
+from mmbench.report.media import TaskMedia, task_media
+from mmbench.results import atomic_write_text, check_writable
+
+#: samples per data chunk: small enough that the first page costs little to load
+CHUNK = 250
+PAGES = {"index.html": "index.html", "compare.html": "compare.html"}
+ASSETS = ("report.css", "common.js", "index.js", "run.js", "compare.js")
+
+
+@dataclass
+class ReportSummary:
+    """What `build_report` wrote and what the user should know."""
+
+    index: Path
+    runs: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_report(
+    inputs: list[Path],
+    out_dir: Path,
+    data_dirs: dict[str, Path] | None = None,
+    images: bool = True,
+) -> ReportSummary:
+    """Write the static report for the results in `inputs` to `out_dir` (see module docstring).
+
+    `data_dirs` maps a task name to a local copy of its dataset (else the run's own `--data-dir`,
+    else the task's source); `images=False` skips reading datasets (no thumbnails).
+    """
+    runs, warnings = collect_runs(inputs)
+    check_writable(out_dir)
+    remove_stale(out_dir)
+    summary = ReportSummary(index=out_dir / "index.html", runs=len(runs), warnings=warnings)
+    _copy_static(out_dir)
+    tasks: dict[str, list[Run]] = {}
+    for run in runs:
+        tasks.setdefault(run.task, []).append(run)
+    index: dict[str, Any] = {
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mmbench_version": mmbench.__version__,
+        "tasks": [],
+    }
+    for task, members in tasks.items():
+        index["tasks"].append(
+            _write_task(task, members, out_dir, (data_dirs or {}).get(task), images, warnings)
+        )
+    index["summary"] = _summary(index["tasks"])
+    _write_data(out_dir / "data" / "index.js", "index", index)
+    return summary
+
+
+def _copy_static(out_dir: Path) -> None:
+    static = resources.files("mmbench.report") / "static"
+    for name, target in PAGES.items():
+        atomic_write_text(out_dir / target, (static / name).read_text(encoding="utf-8"))
+    for name in ASSETS:
+        atomic_write_text(out_dir / "assets" / name, (static / name).read_text(encoding="utf-8"))
+
+
+def _write_task(
+    task: str,
+    runs: list[Run],
+    out_dir: Path,
+    data_dir: Path | None,
+    images: bool,
+    warnings: list[str],
+) -> dict[str, Any]:
+    headline = runs[0].headline
+    loaded = {run.id: list(run.samples()) for run in runs}
+    wanted = {sample_rules.sample_id(s, i) for run in runs for i, s in enumerate(loaded[run.id])}
+    media = _media(task, runs, out_dir, data_dir, images, wanted)
+    if media.note and wanted:
+        warnings.append(f"{task}: {media.note}")
+    outcomes: dict[str, list[tuple[str, bool | None]]] = {}
+    entries = []
+    for run in runs:
+        outcomes[run.id] = _write_run(run, loaded[run.id], out_dir, media)
+        entries.append(_run_entry(run, len(loaded[run.id]), outcomes[run.id]))
+    metrics = list(dict.fromkeys([headline, *(m for r in runs for m in r.metrics)]))
+    pairs = []
+    for a, b in itertools.combinations(runs, 2):
+        pairs.append(_write_diff(a, b, loaded, outcomes, out_dir))
+    return {
+        "name": task,
+        "type": str(runs[0].data["task"].get("type") or ""),
+        "headline": headline,
+        "metrics": metrics,
+        "lower_is_better": [m for m in metrics if lower_is_better(m)],
+        "runs": entries,
+        "pairs": pairs,
+        "media_note": media.note,
+    }
+
+
+def _media(
+    task: str,
+    runs: list[Run],
+    out_dir: Path,
+    data_dir: Path | None,
+    images: bool,
+    wanted: set[str],
+) -> TaskMedia:
+    if not images:
+        return TaskMedia(note="no images: the report was built with --no-images")
+    recorded = runs[0].data.get("config", {}).get("data_dir")
+    chosen = data_dir or (Path(recorded) if recorded else None)
+    fingerprint = str(runs[0].data["task"].get("data_fingerprint") or "")
+    return task_media(task, fingerprint, chosen, out_dir, wanted)
+
+
+def _write_run(
+    run: Run, records: list[dict[str, Any]], out_dir: Path, media: TaskMedia
+) -> list[tuple[str, bool | None]]:
+    """Write the run's page, meta, chunks and id index; return each sample's (id, failure)."""
+    folder = out_dir / "runs" / run.id
+    static = resources.files("mmbench.report") / "static"
+    atomic_write_text(folder / "index.html", (static / "run.html").read_text(encoding="utf-8"))
+    outcomes = []
+    rows = []
+    for position, sample in enumerate(records):
+        sid = sample_rules.sample_id(sample, position)
+        failed = sample_rules.is_failure(sample, run.headline)
+        outcomes.append((sid, failed))
+        rows.append(
+            {
+                "id": sid,
+                "fail": failed,
+                "media": media.thumbs.get(sid),
+                "media_error": media.errors.get(sid),
+                "fields": sample_rules.display_fields(sample, media.texts.get(sid, {})),
+                "scores": sample_rules.numeric_scores(sample),
+            }
+        )
+    chunks = max(1, math.ceil(len(rows) / CHUNK))
+    for number in range(chunks):
+        part = rows[number * CHUNK : (number + 1) * CHUNK]
+        _write_data(folder / f"chunk-{number:05d}.js", f"chunk:{run.id}:{number}", part)
+    _write_data(folder / "ids.js", f"ids:{run.id}", [[sid, failed] for sid, failed in outcomes])
+    meta = {
+        **_run_entry(run, len(rows), outcomes),
+        "task": run.task,
+        "headline": run.headline,
+        "chunks": chunks,
+        "media_note": media.note,
+        "samples_file": run.samples_path.name if run.samples_path.is_file() else None,
+    }
+    _write_data(folder / "meta.js", f"meta:{run.id}", meta)
+    return outcomes
+
+
+def _run_entry(run: Run, count: int, outcomes: list[tuple[str, bool | None]]) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "model": run.model,
+        "n": run.data["task"].get("n"),
+        "samples": count,
+        "chunk": CHUNK,
+        "failures": sum(1 for _, failed in outcomes if failed),
+        "metrics": run.metrics,
+        "ci": {k: list(v) for k, v in run.ci.items()},
+        "cost": cost_of(run.data),
+        "created_at": run.created_at,
+        "limit": run.data["task"].get("limit"),
+    }
+
+
+def cost_of(result: dict[str, Any]) -> dict[str, Any]:
+    """Cost figures of a result JSON: items/s, wall time, peak GPU memory, tokens/s, requests,
+    tokens and the hardware, each None when the result does not record it.
+
+    Reads `timing` (`items_per_s`, `total_s`, `peak_gpu_memory_mb`, `tokens_per_s`, `requests`,
+    `tokens`) and names the hardware from `environment` (GPU names, else the CPU) and the device.
+    """
+    timing = result.get("timing") or {}
+    env = result.get("environment") or {}
+    device = str((result.get("config") or {}).get("device") or "")
+    gpus = [str(g) for g in env.get("gpus") or []]
+    if device.startswith("cuda") and gpus:
+        hardware = f"{len(gpus)}x {gpus[0]}" if len(gpus) > 1 else gpus[0]
+    else:
+        hardware = str(env.get("cpu") or device or "") or None
+    return {
+        "items_per_s": timing.get("items_per_s"),
+        "wall_s": timing.get("total_s"),
+        "peak_gpu_memory_mb": timing.get("peak_gpu_memory_mb"),
+        "tokens_per_s": timing.get("tokens_per_s"),
+        "requests": timing.get("requests"),
+        "tokens": timing.get("tokens"),
+        "hardware": hardware,
+    }
+
+
+def _write_diff(
+    a: Run,
+    b: Run,
+    loaded: dict[str, list[dict[str, Any]]],
+    outcomes: dict[str, list[tuple[str, bool | None]]],
+    out_dir: Path,
+) -> dict[str, Any]:
+    """The samples runs `a` and `b` disagree on: flips both ways, then other differences
+    (another prediction or headline score), largest score difference first."""
+    pos_a = {sid: i for i, (sid, _) in enumerate(outcomes[a.id])}
+    pos_b = {sid: i for i, (sid, _) in enumerate(outcomes[b.id])}
+    a_better, b_better = sample_rules.flips(outcomes[a.id], outcomes[b.id])
+    flipped = set(a_better) | set(b_better)
+    other = []
+    for sid, i in pos_a.items():
+        j = pos_b.get(sid)
+        if j is None or sid in flipped:
+            continue
+        sa, sb = loaded[a.id][i], loaded[b.id][j]
+        score_a = sample_rules.numeric_scores(sa).get(a.headline)
+        score_b = sample_rules.numeric_scores(sb).get(a.headline)
+        gap = abs(score_a - score_b) if score_a is not None and score_b is not None else 0.0
+        if gap > 0 or sa.get("prediction") != sb.get("prediction"):
+            other.append((gap, sid))
+    other.sort(key=lambda item: -item[0])
+    name = f"{a.id}__{b.id}"
+    _write_data(
+        out_dir / "diffs" / f"{name}.js",
+        f"diff:{name}",
+        {
+            "a": a.id,
+            "b": b.id,
+            "a_better": [[sid, pos_a[sid], pos_b[sid]] for sid in a_better],
+            "b_better": [[sid, pos_a[sid], pos_b[sid]] for sid in b_better],
+            "other": [[sid, pos_a[sid], pos_b[sid]] for _, sid in other],
+        },
+    )
+    return {
+        "a": a.id,
+        "b": b.id,
+        "file": f"diffs/{name}.js",
+        "a_better": len(a_better),
+        "b_better": len(b_better),
+        "other": len(other),
+    }
+
+
+def _summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Models x tasks: each task's headline value and interval."""
+    columns = [{"task": t["name"], "metric": t["headline"]} for t in tasks]
+    rows: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        for entry in task["runs"]:
+            row = rows.setdefault(entry["model"], {"model": entry["model"], "values": {}})
+            row["values"][task["name"]] = {
+                "value": entry["metrics"].get(task["headline"]),
+                "ci": entry["ci"].get(task["headline"]),
+                "run": entry["id"],
+            }
+    return {"columns": columns, "rows": list(rows.values())}
+
+
+def _write_data(path: Path, key: str, value: Any) -> None:
+    """`mmbenchData(key, value);` as a script; ASCII-only JSON, so no byte can end the script
+    or change its meaning."""
+    payload = json.dumps(_finite(value), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    atomic_write_text(path, f"mmbenchData({json.dumps(key)},{payload});\n")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def remove_stale(out_dir: Path) -> None:
+    """Remove generated run, diff and data folders before a rebuild (thumbnails are kept)."""
+    for name in ("runs", "diffs", "data"):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
