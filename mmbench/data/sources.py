@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,11 @@ def _read_parquet(files: Sequence[Path], what: Path) -> Any:
 def _read_or_explain(read: Any, path: Path, kind: str) -> Any:
     """Run `read()`; a corrupt or truncated file (bad JSON metadata, Arrow or parquet bytes)
     becomes a one-line error naming the copy, instead of a library traceback."""
+    # datasets logs its own ERROR line for bad bytes; ours says the same in one line
+    library = logging.getLogger("datasets")
+    level = library.level
+    if not logging.getLogger("mmbench").isEnabledFor(logging.DEBUG):
+        library.setLevel(logging.CRITICAL)
     try:
         return read()
     except MMBenchError:
@@ -209,6 +215,8 @@ def _read_or_explain(read: Any, path: Path, kind: str) -> Any:
             f"local dataset {path} could not be read as {kind} ({summary}); the files are"
             " corrupt or truncated: copy or re-create them"
         ) from err
+    finally:
+        library.setLevel(level)
 
 
 def _split_parquet_files(path: Path, split: str) -> list[Path]:
