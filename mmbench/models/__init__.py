@@ -3,7 +3,8 @@
 The registry maps a scheme to "module:function" and imports the module only when a URI with that
 scheme is loaded, so listing models or printing help never imports torch. A scheme's module may
 also define `identify(rest, options)`: a cheap identity of the model's files that lets a cached
-rerun skip loading the model (see `mmbench.models.lazy`).
+rerun skip loading the model (see `mmbench.models.lazy`), and `MODEL_ARGS`: the `--model-args`
+it accepts (`mmbench.models.args`; none when absent, any when None).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ SCHEMES: dict[str, tuple[str, str]] = {
         "OpenCLIP models (pip install mmbench[open_clip])",
     ),
     "py": ("mmbench.models.user:load", "your own adapter: py:package.module:factory"),
+    "openai": (
+        "mmbench.models.openai:load",
+        "an OpenAI-compatible chat-completions server (vLLM, SGLang, TGI, OpenAI): openai:MODEL",
+    ),
 }
 
 
@@ -53,6 +58,11 @@ def load_model(uri: str, options: ModelOptions, memos: OutputCache | None = None
     scheme, rest = split_uri(uri)
     module_name, _, func_name = SCHEMES[scheme][0].partition(":")
     module = importlib.import_module(module_name)
+    from mmbench.models.args import validate_model_args
+
+    declared = getattr(module, "MODEL_ARGS", {})
+    if declared is not None:
+        validate_model_args(scheme, declared, options.model_args)
 
     def build() -> ModelAdapter:
         adapter = getattr(module, func_name)(rest, options)

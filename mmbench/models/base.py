@@ -25,7 +25,7 @@ Embeddings are returned unnormalised (float32, on CPU or the model's device); ta
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,6 +52,8 @@ class ModelOptions:
     trust_remote_code: bool = False
     seed: int = 0
     generation: dict[str, Any] = field(default_factory=dict)
+    #: `--model-args`, already validated against the scheme's `MODEL_ARGS` (see `models.args`)
+    model_args: dict[str, Any] = field(default_factory=dict)
 
 
 class Preprocessor(Protocol):
@@ -73,6 +75,9 @@ class ModelAdapter(ABC):
 
     uri: str = ""
     capabilities: frozenset[str] = frozenset()
+    #: True when the adapter answers items one by one as they complete (`stream`), as a server
+    #: client does; the engine then commits each answer to the cache as it arrives.
+    streams: bool = False
 
     @abstractmethod
     def fingerprint(self) -> str:
@@ -125,6 +130,29 @@ class ModelAdapter(ABC):
         if capability not in self.capabilities:
             self.require(capability, "?")
         return getattr(self, capability)(batch)
+
+    def stream(
+        self, capability: str, batches: Iterable[tuple[list[int], Any]]
+    ) -> Iterator[StreamedOutput]:
+        """Outputs of the items of many collated batches, yielded in completion order (only for
+        adapters with `streams`). `batches` gives (item indices, collated batch) pairs and is read
+        lazily, so requests of consecutive batches overlap."""
+        raise CapabilityError(f"model {self.uri!r} does not stream outputs")
+
+    def call_totals(self) -> dict[str, Any]:
+        """Run totals of a served model (requests, retries, tokens, wall time); {} otherwise."""
+        return {}
+
+
+@dataclass(frozen=True)
+class StreamedOutput:
+    """One item's answer from `ModelAdapter.stream`: the output, or an error message when the
+    item failed for good, plus per-item facts for the samples JSONL (latency, token usage)."""
+
+    index: int
+    output: Any = None
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

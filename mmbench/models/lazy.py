@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,11 +60,16 @@ def memo_key(uri: str, options: ModelOptions, device: str, identity: Any) -> str
     """Key of a model's memo: URI, options (device resolved), file identity and adapter code."""
     import mmbench
 
+    from mmbench.models.args import redact_args
+
+    recorded = dataclasses.asdict(options)
+    # A password in a base URL must not reach the cache, not even hashed.
+    recorded["model_args"] = redact_args(options.model_args)
     material = json.dumps(
         [
             mmbench.__version__,
             uri,
-            dataclasses.asdict(options),
+            recorded,
             device,
             identity,
             adapter_code_hash(),
@@ -114,8 +119,9 @@ class LazyModel(ModelAdapter):
             if model.fingerprint() != self.memo.fingerprint:
                 raise MMBenchError(
                     f"model {self.uri!r} changed on disk without a change of file size or"
-                    " modification time, so cached outputs may be stale; run again with"
-                    " --no-cache once, or clear the cache with `mmbench cache clear`"
+                    " modification time (or its server now reports another model under the"
+                    " same name), so cached outputs may be stale; run again with --no-cache"
+                    " once, or clear the cache with `mmbench cache clear`"
                 )
             self._model = model
         return self._model
@@ -135,3 +141,13 @@ class LazyModel(ModelAdapter):
 
     def call(self, capability: str, batch: Any) -> Any:
         return self.model().call(capability, batch)
+
+    @property
+    def streams(self) -> bool:  # type: ignore[override]
+        return self.model().streams
+
+    def stream(self, capability: str, batches: Iterable[tuple[list[int], Any]]) -> Iterator[Any]:
+        return self.model().stream(capability, batches)
+
+    def call_totals(self) -> dict[str, Any]:
+        return self._model.call_totals() if self._model is not None else {}

@@ -33,6 +33,8 @@ from mmbench.models.base import (
 )
 
 _EXAMPLE = "py:my_pkg.adapters:make_model"
+#: `--model-args` reach your factory unchecked, as `options.model_args`: it knows its own settings.
+MODEL_ARGS = None
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

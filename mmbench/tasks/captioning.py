@@ -87,6 +87,7 @@ class CaptioningTask(TaskType):
                 "scores": {
                     m: v for m, v in scores["per_id"].get(ids[i], {}).items() if m in spec.metrics
                 },
+                **out.info.get(i, {}),
             }
             for i in kept
         ]

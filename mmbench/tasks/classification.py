@@ -88,10 +88,10 @@ class ClassificationTask(TaskType):
         # before the clean-up; everything the model sees or the samples report uses clean names.
         classes = clean_class_names(classes, options.class_name_replace, spec.name)
         if self._mode(options, ctx.model) == "generate":
-            logits, kept, predictions, failed = self._generate(ctx, classes, ids, labels)
+            logits, kept, predictions, failed, info = self._generate(ctx, classes, ids, labels)
         else:
             logits, kept, failed = self._embed(ctx, classes, ids)
-            predictions = None
+            predictions, info = None, {}
         target = torch.tensor([labels[i] for i in kept], dtype=torch.long)
         scores = classification_accuracy(logits, target, ks=(1, 5))
         scores["mean_per_class_recall"] = mean_per_class_recall(logits, target)
@@ -107,6 +107,7 @@ class ClassificationTask(TaskType):
             sample["correct"] = ranked[pos][0] == labels[i]
             if predictions is not None:
                 sample["prediction"] = predictions[pos]
+            sample.update(info.get(i, {}))
             samples.append(sample)
         per_item = {"top1": [float(s["correct"]) for s in samples]}
         per_item["top5"] = [float(labels[i] in ranked[p]) for p, i in enumerate(kept)]
@@ -148,7 +149,7 @@ class ClassificationTask(TaskType):
                 logits[pos, match] = 1.0
             if match != labels[i]:
                 logits[pos, labels[i]] = -1.0
-        return logits, kept, [out.outputs[i] for i in kept], out.failed
+        return logits, kept, [out.outputs[i] for i in kept], out.failed, out.info
 
 
 def class_embeddings(ctx: TaskContext, classes: list[str], templates: list[str]):

@@ -95,6 +95,7 @@ class QATask(TaskType):
             sample.update({m: per_item[m][pos] for m in per_item})
             if role == "video":
                 sample["frame_indices"] = out.meta[i]
+            sample.update(out.info.get(i, {}))
             samples.append(sample)
         return TaskOutput(
             metrics=metrics,
