@@ -185,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         " (greedy decoding with 32 new tokens by default; recorded in the result)",
     )
     run.add_argument(
+        "--max-image-pixels",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="an image with more pixels is a per-sample error, skipped by --on-error skip"
+        " (default: Pillow's Image.MAX_IMAGE_PIXELS, about 89 million)",
+    )
+    run.add_argument(
         "--model-args",
         "--model_args",
         dest="model_args",
@@ -347,6 +355,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             progress=not args.quiet and args.verbosity != "quiet",
             generation=args.gen_kwargs,
             model_args=args.model_args,
+            max_image_pixels=args.max_image_pixels,
         )
     )
     if outcome.path is None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmbench.cache import OutputCache, cache_key
+from mmbench.data.media import image_pixel_limit
 from mmbench.embedding_matrix import EmbeddingMatrix
 from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import ModelAdapter
@@ -39,6 +40,8 @@ class EngineConfig:
     pin_memory: bool = False
     #: where embedding matrices live: "memory", "disk" (memory-mapped) or "auto"
     embedding_store: str = "auto"
+    #: images with more pixels fail as samples (None: Pillow's `Image.MAX_IMAGE_PIXELS`)
+    max_image_pixels: int | None = None
 
 
 @dataclass
@@ -91,10 +94,17 @@ class EngineStats:
 class _ItemDataset:
     """Loads and preprocesses one item inside a worker; failures travel back as messages."""
 
-    def __init__(self, items: Sequence[Any], indices: list[int], preprocessor: Any) -> None:
+    def __init__(
+        self,
+        items: Sequence[Any],
+        indices: list[int],
+        preprocessor: Any,
+        max_image_pixels: int | None = None,
+    ) -> None:
         self.items = items
         self.indices = indices
         self.preprocessor = preprocessor
+        self.max_image_pixels = max_image_pixels
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -102,7 +112,8 @@ class _ItemDataset:
     def __getitem__(self, position: int) -> tuple[int, Any, Any, str | None]:
         index = self.indices[position]
         try:
-            raw, meta = self.items[index].load()
+            with image_pixel_limit(self.max_image_pixels):
+                raw, meta = self.items[index].load()
             return index, self.preprocessor(raw), meta, None
         except MediaError as err:
             return index, None, None, str(err)
@@ -350,7 +361,7 @@ class Engine:
 
         workers = self.config.num_workers
         return DataLoader(
-            _ItemDataset(items, chunk, preprocessor),
+            _ItemDataset(items, chunk, preprocessor, self.config.max_image_pixels),
             batch_size=batch_size,
             shuffle=False,
             num_workers=workers,

@@ -66,6 +66,8 @@ class RunRequest:
     progress: bool = True
     #: generation settings passed to generative adapters (e.g. {"max_new_tokens": 64})
     generation: dict[str, Any] = field(default_factory=dict)
+    #: images with more pixels are per-sample errors (None: Pillow's `Image.MAX_IMAGE_PIXELS`)
+    max_image_pixels: int | None = None
     #: `--model-args`, validated by the model's scheme (see `mmbench.models.args`)
     model_args: dict[str, Any] = field(default_factory=dict)
 
@@ -132,6 +134,7 @@ def run(request: RunRequest) -> RunOutcome:
                 progress=request.progress and distributed.rank == 0,
                 pin_memory=model.device.startswith("cuda"),
                 embedding_store=request.embedding_store,
+                max_image_pixels=request.max_image_pixels,
             ),
             cache=cache,
             distributed=distributed,

@@ -432,3 +432,52 @@ def test_tasks_path_broken_yaml_builtin_name_and_missing_folder(
     assert code == 2 and "mini-retrieval-custom" in one_error_line(err)
     code, _, err = cli(capsys, "show", "task", "my-tsk")
     assert code == 2 and f"{missing} does not exist" in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------ media limits
+
+
+def test_decompression_bomb_is_a_skippable_sample(capsys, tmp_path: Path, monkeypatch) -> None:
+    from PIL import Image
+
+    rows = photo_rows(tmp_path)
+    Image.new("RGB", (40, 40), (9, 9, 9)).save(tmp_path / "img" / "bomb.png")
+    rows.append({"id": "bomb", "image": "img/bomb.png", "captions": ["too big"]})
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    task = retrieval_yaml(tmp_path, "bomb", tmp_path / "d.jsonl")
+    limit = ["--max-image-pixels", "1000"]  # 16x16 = 256 pixels pass, 40x40 = 1600 do not
+    code, _, err = cli(capsys, *run_args(task, tmp_path / "o", *limit))
+    assert code == 2 and "40x40 = 1600 pixels, over the limit of 1000" in one_error_line(err)
+    code, _, err = cli(capsys, *run_args(task, tmp_path / "o", *limit, "--on-error", "skip"))
+    assert code == 3 and "skipped row bomb" in err
+    result = json.loads(
+        (tmp_path / "o" / f"{expected_stem('bomb', 'builtin:random')}.json").read_text()
+    )
+    assert result["task"]["n"] == 3 and result["failures"]["count"] == 1
+    # without the option the limit is Pillow's own
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    code, _, err = cli(capsys, *run_args(task, tmp_path / "o2"))
+    assert code == 2 and "over the limit of 1000" in err
+
+
+def test_high_bit_depth_images_are_scaled_not_saturated() -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from mmbench.data.media import MediaRef, load_image
+
+    def grey(image: Image.Image, fmt: str) -> list[int]:
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt)
+        rgb = np.asarray(load_image(MediaRef("r", data=buffer.getvalue())))
+        assert (rgb[..., 0] == rgb[..., 2]).all()
+        return rgb[0, :, 0].tolist()
+
+    sixteen = np.array([[0, 128, 129, 257, 1000, 65535]], dtype=np.uint16)
+    # round(v * 255 / 65535): 128 -> 0.498 -> 0, 129 -> 0.502 -> 1, 1000 -> 3.891 -> 4
+    assert grey(Image.fromarray(sixteen), "PNG") == [0, 0, 1, 1, 4, 255]
+    floats = np.array([[-0.5, 0.0, 0.1, 0.25, 1.0, 3.0]], dtype=np.float32)
+    # clip to [0, 1], then round(x * 255): 0.1 -> 25.5 -> 26 (float32 0.1 is just above 0.1)
+    assert grey(Image.fromarray(floats), "TIFF") == [0, 0, 26, 64, 255, 255]

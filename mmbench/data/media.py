@@ -6,13 +6,23 @@ Dataset cells come in many shapes: a path (absolute, relative to the dataset, or
 decoded PIL image, or a `RawFrames` video (raw uint8 frames plus their shape, built by the source
 layer from a `source: {raw_frames: ...}` declaration). `media_ref` turns each into a small
 picklable `MediaRef`, so DataLoader workers (not the main process) do the decoding.
+
+Images over the pixel limit (`--max-image-pixels`, default Pillow's `Image.MAX_IMAGE_PIXELS`)
+are refused from their header, before decoding, as per-sample `MediaError`s (decompression bombs
+are skipped by `--on-error skip`). High-bit-depth images are scaled, not saturated, into 8 bits:
+16-bit values v become round(v * 255 / 65535), floating-point values x become
+round(clip(x, 0, 1) * 255) (NumPy rounding: halves to even).
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.util
 import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -20,6 +30,21 @@ from typing import Any, Protocol, runtime_checkable
 from mmbench.errors import MediaError
 
 PACKAGE_PREFIX = "package:"
+#: the pixel limit of the load in progress (None: Pillow's own `Image.MAX_IMAGE_PIXELS`)
+_MAX_PIXELS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "mmbench_max_image_pixels", default=None
+)
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+@contextmanager
+def image_pixel_limit(limit: int | None) -> Iterator[None]:
+    """Within the block, `load_image` refuses images of more than `limit` pixels."""
+    token = _MAX_PIXELS.set(limit)
+    try:
+        yield
+    finally:
+        _MAX_PIXELS.reset(token)
 
 
 @runtime_checkable
@@ -153,12 +178,46 @@ def load_image(ref: MediaRef) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     data = ref.read_bytes()
+    limit = _MAX_PIXELS.get() or Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            # our own limit below replaces Pillow's warning (and its error at twice its limit)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(io.BytesIO(data))
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+        with image:
+            if limit and image.width * image.height > limit:
+                raise MediaError(
+                    f"image {ref.describe()} (row {ref.row_id}) has {image.width}x{image.height}"
+                    f" = {image.width * image.height} pixels, over the limit of {limit}"
+                    " (a decompression bomb?); raise --max-image-pixels if it is genuine, or"
+                    " pass --on-error skip"
+                )
             image.load()
-            return image.convert("RGB")
+            return to_rgb(image)
+    except MediaError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise MediaError(
             f"image {ref.describe()} (row {ref.row_id}) is corrupt or not an image ({err});"
             " replace or remove it, or pass --on-error skip"
         ) from err
+
+
+def to_rgb(image: Any) -> Any:
+    """An RGB PIL image; 16-bit and floating-point grey levels are scaled (module docstring)."""
+    import numpy as np
+    from PIL import Image
+
+    if image.mode in _SIXTEEN_BIT:
+        values = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
+        grey = np.rint(values * 255.0 / 65535.0).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if image.mode == "F":
+        values = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float64)), 0.0, 1.0)
+        grey = np.rint(values * 255.0).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    return image.convert("RGB")
