@@ -236,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default leaderboards/)",
     )
     board.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
+    board.add_argument(
+        "--include-limited",
+        action="store_true",
+        help="also show --limit runs (partial data, marked); by default they are left out",
+    )
     board.set_defaults(handler=_cmd_leaderboard)
     _add_report(commands)
     _add_report(commands)
@@ -257,6 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--ci",
         action="store_true",
         help="count a drop only when it also leaves the baseline's bootstrap interval",
+    )
+    compare.add_argument(
+        "--alpha",
+        type=float,
+        metavar="A",
+        help="count a drop only when the paired test on the two runs' samples (McNemar or"
+        " paired bootstrap, Holm-adjusted over the metrics) gives p < A, e.g. 0.05",
+    )
+    compare.add_argument(
+        "--json", action="store_true", help="print the whole report as one JSON object"
+    )
+    compare.add_argument(
+        "--show",
+        type=int,
+        default=10,
+        metavar="N",
+        help="list the N most informative flipped samples (default 10; 0 = none)",
     )
     compare.set_defaults(handler=_cmd_compare)
 
@@ -430,7 +452,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from mmbench.leaderboard import build_leaderboard
 
-    report = build_leaderboard(list(args.inputs), args.out, plot=not args.no_plot)
+    report = build_leaderboard(
+        list(args.inputs), args.out, plot=not args.no_plot, include_limited=args.include_limited
+    )
     for warning in report.warnings:
         print(f"mmbench: warning: {warning}", file=sys.stderr)
     for path in report.written:

@@ -2,57 +2,48 @@
 
 Two inputs of the same kind are compared: two result JSONs (one model x task each), or two
 per-task leaderboard CSVs (written by `mmbench leaderboard`; compared row by row for every model
-URI present in both).
+URI and configuration present in both).
 
-Units and direction (also in `TOLERANCE_HELP`, the CLI's --help text):
-
-* mmbench stores scores as fractions (R@5 = 0.654, CIDEr-D = 1.358). Deltas and the tolerance
-  are in *points*, 1 point = 0.01 of the stored value, the way papers print these numbers
-  (65.4, 135.8). The scale is chosen by the metric's name, never by its value, so a metric that
-  crosses 1.0 (CIDEr-D, RSUM, CLIPScore) keeps one scale on both sides of the comparison.
-* Rank and loss metrics (`MdR`, `MnR`, names ending in `rank`, names containing `loss`) are lower
-  is better, and their deltas and the tolerance are in their own units (ranks, loss).
-* Everything else is higher is better.
+Units and direction come from the metric registry (`mmbench.metrics.registry`), never from a
+value: fractions (R@5 = 0.654) and CIDEr-D (1.358) are compared in *points*, 1 point = 0.01 of the
+stored value (65.4, 135.8, as papers print them); percentages (RSUM, 0..600) are already points;
+ranks (MdR, MnR; lower is better) and scores in their own units.
 
 A metric *regresses* when it worsens by more than the tolerance (a worsening of exactly the
-tolerance passes). With `use_ci` it must in addition lie outside the baseline's bootstrap
-confidence interval; a metric whose baseline has no CI is judged on the tolerance alone and the
-report says so. Improvements are judged the same way, mirrored.
+tolerance passes) and, with `alpha`, its paired test (`mmbench.significance`, from the two runs'
+samples JSONL) gives a Holm-adjusted p-value below `alpha`; with `use_ci` its new value must also
+lie outside the baseline's bootstrap interval. A metric without a test or an interval is judged on
+the rules that remain and the report says so. Improvements are judged the same way, mirrored.
 
-Unusable inputs (different tasks, task versions or data fingerprints; files that are not results;
-unreadable CSVs; a selected metric present in neither input) raise `MMBenchError`, which the CLI
-turns into exit status 2. Otherwise `CompareReport.exit_code` is 1 when a metric regressed, else 0.
+Unusable inputs (different tasks, task versions, data fingerprints, `n` or `--limit`; files that
+are not results; unreadable CSVs; a selected metric present in neither input; `alpha` without
+samples files) raise `MMBenchError`, which the CLI turns into exit status 2. Otherwise
+`CompareReport.exit_code` is 1 when a metric regressed, else 0. Differences that do not make
+numbers incomparable but may explain them (spec hash, model, dtype, seed, environment, skipped
+samples) are reported as warnings.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmbench.compare_inputs import Record, read_csv, read_json
 from mmbench.errors import MMBenchError, did_you_mean
-from mmbench.results import finite_float, load_result
+from mmbench.metrics import paired
+from mmbench.metrics.registry import lower_is_better, metric_info, to_points
+
+# Direction and units live in the registry; these names stay importable from here.
+__all__ = ["CompareReport", "CompareRow", "compare", "lower_is_better", "report_json", "to_points"]
 
 TOLERANCE_HELP = (
-    "largest allowed worsening before a metric counts as regressed (default 0.5). Scores are "
-    "stored as fractions and the tolerance is in points, 1 point = 0.01 (0.5 lets R@5 fall from "
-    "0.654 to 0.649, not lower); for rank and loss metrics (MdR, MnR, *rank, *loss*; lower is "
-    "better) it is in the metric's own units. A worsening of exactly the tolerance passes."
-)
-
-# Columns of a per-task leaderboard CSV that are not metrics (see mmbench/leaderboard.py).
-META_COLUMNS = (
-    "model",
-    "n",
-    "task",
-    "task_version",
-    "data_fingerprint",
-    "model_fingerprint",
-    "mmbench_version",
-    "date",
+    "largest allowed worsening before a metric counts as regressed (default 0.5). It is in"
+    " points, 1 point = 0.01 of a stored fraction (0.5 lets R@5 fall from 0.654 to 0.649, not"
+    " lower) or of CIDEr; in percent for RSUM; in the metric's own units for ranks (MdR, MnR;"
+    " lower is better). A worsening of exactly the tolerance passes."
 )
 
 STATUSES = ("regressed", "improved", "ok", "missing")
@@ -60,26 +51,16 @@ STATUSES = ("regressed", "improved", "ok", "missing")
 # Float noise guard: 0.654 -> 0.649 is a drop of 0.50000000000001 points, which must equal 0.5.
 _EPS = 1e-9
 
-_RANK_NAME = re.compile(r"(?:^|[^a-z])(?:mdr|mnr)$|rank$|loss", re.IGNORECASE)
-
-
-def lower_is_better(metric: str) -> bool:
-    """True for rank and loss metrics (`MdR`, `MnR`, `*rank`, `*loss*`); scores: higher wins."""
-    return bool(_RANK_NAME.search(metric))
-
-
-def to_points(metric: str, value: float) -> float:
-    """`value` in tolerance units: points (x100) for scores, own units for rank / loss metrics."""
-    return value if lower_is_better(metric) else 100.0 * value
-
 
 @dataclass
 class CompareRow:
     """One metric (of one model, for CSV inputs) in a comparison.
 
-    `delta` is new - baseline in tolerance units (points for scores, own units for rank / loss
-    metrics). `ci_overlap` says whether the new value lies inside the baseline's bootstrap CI;
-    None when the baseline has no CI for the metric.
+    `delta` is new - baseline in tolerance units (see the module docstring); `interval` is the
+    paired bootstrap's 95% interval of that difference, in the same units. `p_value` is the
+    paired test's unadjusted p-value, `p_adjusted` the Holm-adjusted one over every tested row.
+    `ci_overlap` says whether the new value lies inside the baseline's bootstrap interval; None
+    when the baseline has none.
     """
 
     metric: str
@@ -89,6 +70,28 @@ class CompareRow:
     ci_overlap: bool | None
     status: str
     model: str | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    interval: tuple[float, float] | None = None
+    test: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        info = metric_info(self.metric)
+        return {
+            "name": self.metric,
+            "model": self.model,
+            "baseline": self.baseline,
+            "new": self.new,
+            "delta": self.delta,
+            "unit": info.unit.strip() or "own units",
+            "higher_is_better": info.higher_is_better,
+            "interval": list(self.interval) if self.interval else None,
+            "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+            "test": self.test,
+            "in_baseline_ci": self.ci_overlap,
+            "status": self.status,
+        }
 
 
 @dataclass
@@ -98,7 +101,13 @@ class CompareReport:
     rows: list[CompareRow]
     tolerance: float
     use_ci: bool = False
+    alpha: float | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    bootstrap: dict[str, Any] | None = None
+    flipped: list[Any] = field(default_factory=list)
+    flipped_total: int = 0
+    inputs: tuple[str, str] = ("", "")
 
     @property
     def exit_code(self) -> int:
@@ -109,26 +118,59 @@ class CompareReport:
     def regressed(self) -> list[CompareRow]:
         return [row for row in self.rows if row.status == "regressed"]
 
+    def to_json(self) -> dict[str, Any]:
+        """The whole report as one JSON-serialisable object (`compare --json`)."""
+        return {
+            "baseline": self.inputs[0],
+            "new": self.inputs[1],
+            "tolerance": self.tolerance,
+            "alpha": self.alpha,
+            "use_ci": self.use_ci,
+            "bootstrap": self.bootstrap,
+            "metrics": [row.to_dict() for row in self.rows],
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "flipped": [flip.to_dict() for flip in self.flipped],
+            "flipped_total": self.flipped_total,
+            "verdict": self.verdict(),
+            "exit_code": self.exit_code,
+        }
+
     def format_table(self) -> str:
-        """An aligned plain-text table, any notes, and a one-line verdict."""
+        """An aligned plain-text table, warnings, notes, flipped samples and a one-line verdict."""
         by_model = any(row.model is not None for row in self.rows)
         with_ci = any(row.ci_overlap is not None for row in self.rows)
+        tested = any(row.p_value is not None or row.interval for row in self.rows)
         header = [*(["model"] if by_model else []), "metric", "baseline", "new", "delta"]
+        header += ["95% interval", "p", "p (Holm)"] if tested else []
         header += [*(["in base CI"] if with_ci else []), "status"]
         lines = [header]
         for row in self.rows:
             cells = [*([row.model or ""] if by_model else []), row.metric]
             cells += [_fmt(row.baseline), _fmt(row.new), _fmt_delta(row.metric, row.delta)]
+            if tested:
+                cells += [_fmt_interval(row.interval), _fmt_p(row.p_value), _fmt_p(row.p_adjusted)]
             if with_ci:
                 cells.append({True: "yes", False: "no", None: "-"}[row.ci_overlap])
             lines.append([*cells, row.status])
-        text = _align(lines, right={"baseline", "new", "delta"}, header=header)
-        notes = [f"note: {note}" for note in self.notes]
-        return "\n".join([text, *notes, self.verdict()])
+        right = {"baseline", "new", "delta", "95% interval", "p", "p (Holm)"}
+        out = [_align(lines, right=right, header=header)]
+        out += [f"warning: {w}" for w in self.warnings]
+        out += [f"note: {note}" for note in self.notes]
+        if self.flipped:
+            out.append(
+                f"flipped samples: {self.flipped_total} changed"
+                f" (showing {len(self.flipped)}, most informative first):"
+            )
+            out += [f"  {flip.line()}" for flip in self.flipped]
+        out.append(self.verdict())
+        return "\n".join(out)
 
     def verdict(self) -> str:
         """One line: REGRESSED (exit 1) or OK (exit 0), with counts."""
-        rule = f"by more than {self.tolerance:g} (points; own units for rank/loss metrics)"
+        rule = f"by more than {self.tolerance:g} (points; own units for ranks)"
+        if self.alpha is not None:
+            rule += f" with Holm-adjusted p < {self.alpha:g}"
         if self.use_ci:
             rule += " and outside the baseline CI"
         bad = self.regressed
@@ -140,45 +182,42 @@ class CompareReport:
         return f"OK: nothing worsened {rule} ({', '.join(parts) or 'no metrics'})"
 
 
-@dataclass
-class _Record:
-    """The comparable content of one result (a JSON file, or one row of a leaderboard CSV)."""
-
-    task: str
-    version: str
-    data_fingerprint: str
-    metrics: dict[str, float]
-    ci: dict[str, tuple[float, float]]
-
-
 def compare(
     baseline: Path,
     new: Path,
     tolerance: float = 0.5,
     metrics: list[str] | None = None,
     use_ci: bool = False,
+    alpha: float | None = None,
+    show: int = 10,
+    resamples: int = paired.DEFAULT_RESAMPLES,
+    seed: int = paired.DEFAULT_SEED,
 ) -> CompareReport:
     """Compare `new` against `baseline` (two result JSONs, or two per-task leaderboard CSVs).
 
-    `metrics` selects metrics (default: every metric in either input). See the module docstring
-    for units, direction and the `use_ci` rule. Raises `MMBenchError` for unusable inputs.
+    `metrics` selects metrics (default: every metric in either input); `alpha` turns on the
+    significance rule; `show` caps the flipped samples listed. See the module docstring for
+    units, direction and rules. Raises `MMBenchError` for unusable inputs.
     """
     if not math.isfinite(tolerance) or tolerance < 0:
         raise MMBenchError(f"--tolerance must be a number >= 0, got {tolerance!r}")
+    if alpha is not None and not 0 < alpha < 1:
+        raise MMBenchError(f"--alpha must lie between 0 and 1 (e.g. 0.05), got {alpha!r}")
     baseline, new = Path(baseline), Path(new)
     kinds = {_kind(baseline), _kind(new)}
     if kinds == {"json"}:
-        base_records = {None: _read_json(baseline)}
-        new_records = {None: _read_json(new)}
+        base_records, new_records = {None: read_json(baseline)}, {None: read_json(new)}
     elif kinds == {"csv"}:
-        base_records, new_records = _read_csv(baseline), _read_csv(new)
+        base_records, new_records = read_csv(baseline), read_csv(new)
     else:
         raise MMBenchError(
             f"cannot compare {baseline.name!r} with {new.name!r}: pass two result JSONs or two"
             " per-task leaderboard CSVs"
         )
 
-    report = CompareReport(rows=[], tolerance=tolerance, use_ci=use_ci)
+    report = CompareReport(
+        rows=[], tolerance=tolerance, use_ci=use_ci, alpha=alpha, inputs=(str(baseline), str(new))
+    )
     models = [m for m in base_records if m in new_records]
     _note_unmatched(report, base_records, new_records)
     if not models:
@@ -188,41 +227,77 @@ def compare(
         )
     for model in models:
         _check_comparable(base_records[model], new_records[model], model)
+        report.warnings += _differences(base_records[model], new_records[model])
     selected = metrics or _all_metrics(base_records, new_records, models)
     _check_selected(selected, base_records, new_records, models)
     for model in models:
-        base, cur = base_records[model], new_records[model]
         for metric in selected:
-            row = _judge(metric, base, cur, tolerance, use_ci)
+            row = _values(metric, base_records[model], new_records[model])
             row.model = model
             report.rows.append(row)
-    if use_ci:
-        _note_missing_ci(report)
+
+    if kinds == {"json"}:
+        from mmbench.compare_tests import attach_tests
+
+        attach_tests(
+            report, baseline, new, base_records[None], new_records[None], show, seed, resamples
+        )
+    else:
+        report.notes.append(
+            "p_value is null: leaderboard CSVs hold no per-sample records; compare the result"
+            " JSONs (with their .samples.jsonl files) for paired tests"
+        )
+        if alpha is not None:
+            raise MMBenchError(
+                "--alpha needs the per-sample records of both runs, which leaderboard CSVs do not"
+                " hold; compare the result JSONs (with their .samples.jsonl files) instead"
+            )
+    _adjust(report)
+    for model in models:
+        for row in report.rows:
+            if row.model == model:
+                _judge(row, base_records[model], report)
+    _note_untested(report)
     return report
 
 
-def _judge(metric: str, base: _Record, cur: _Record, tolerance: float, use_ci: bool) -> CompareRow:
-    """Classify one metric as regressed / improved / ok / missing."""
+def _values(metric: str, base: Record, cur: Record) -> CompareRow:
     old, new = base.metrics.get(metric), cur.metrics.get(metric)
     if old is None or new is None:
         return CompareRow(metric, old, new, None, None, "missing")
-    delta = to_points(metric, new) - to_points(metric, old)
-    gain = -delta if lower_is_better(metric) else delta  # > 0 means better
-    ci = base.ci.get(metric)
-    inside = None if ci is None else bool(ci[0] <= new <= ci[1])
-    status = "ok"
-    if gain < -(tolerance + _EPS):
-        status = "regressed"
-    elif gain > tolerance + _EPS:
-        status = "improved"
-    if use_ci and inside:
+    info = metric_info(metric)
+    return CompareRow(metric, old, new, info.to_points(new) - info.to_points(old), None, "ok")
+
+
+def _adjust(report: CompareReport) -> None:
+    """Holm over every row that has a p-value."""
+    adjusted = paired.holm([row.p_value for row in report.rows])
+    for row, p in zip(report.rows, adjusted, strict=True):
+        row.p_adjusted = p
+
+
+def _judge(row: CompareRow, base: Record, report: CompareReport) -> None:
+    """Classify one row as regressed / improved / ok (missing rows stay missing)."""
+    if row.status == "missing" or row.delta is None or row.new is None:
+        return
+    gain = row.delta if metric_info(row.metric).higher_is_better else -row.delta  # > 0: better
+    ci = base.ci.get(row.metric)
+    row.ci_overlap = None if ci is None else bool(ci[0] <= row.new <= ci[1])
+    significant = True
+    if report.alpha is not None and row.p_adjusted is not None:
+        significant = row.p_adjusted < report.alpha
+    if report.use_ci and row.ci_overlap:
         # Inside the baseline's own sampling noise: not evidence of a change either way.
-        status = "ok"
-    return CompareRow(metric, old, new, delta, inside, status)
+        significant = False
+    row.status = "ok"
+    if significant and gain < -(report.tolerance + _EPS):
+        row.status = "regressed"
+    elif significant and gain > report.tolerance + _EPS:
+        row.status = "improved"
 
 
-def _check_comparable(base: _Record, cur: _Record, model: str | None) -> None:
-    """Refuse to compare numbers from different tasks, task versions or evaluation data."""
+def _check_comparable(base: Record, cur: Record, model: str | None) -> None:
+    """Refuse numbers from different tasks, task versions, evaluation data, row counts or limits."""
     where = f" for {model}" if model else ""
     if base.task != cur.task:
         raise MMBenchError(
@@ -240,6 +315,40 @@ def _check_comparable(base: _Record, cur: _Record, model: str | None) -> None:
             f"data fingerprint differs{where} ({old_fp} vs {new_fp}): the evaluation data"
             " changed, so numbers are not comparable; re-run the baseline on the same data"
         )
+    if base.limit != cur.limit:
+        raise MMBenchError(
+            f"--limit differs{where} ({base.limit or 'none'} vs {cur.limit or 'none'}): a partial"
+            " run is not comparable with another row count; run both with the same --limit"
+        )
+    if base.n != cur.n and base.n and cur.n:
+        raise MMBenchError(
+            f"n differs{where} ({base.n} vs {cur.n} rows selected): numbers over different rows"
+            " are not comparable; run both on the same rows"
+        )
+
+
+def _differences(base: Record, cur: Record) -> list[str]:
+    """Warnings for what differs without making the numbers incomparable."""
+    out = []
+    for label, old, new in (
+        ("spec hash", base.spec_hash, cur.spec_hash),
+        ("model", base.model, cur.model),
+        ("dtype", base.dtype, cur.dtype),
+        ("seed", base.seed, cur.seed),
+    ):
+        if old and new and old != new:
+            out.append(f"{label} differs ({old} vs {new})")
+    if base.skipped != cur.skipped:
+        out.append(f"skipped samples differ ({base.skipped} vs {cur.skipped})")
+    if base.environment and cur.environment:
+        changed = [
+            f"{key} {base.environment.get(key)} vs {cur.environment.get(key)}"
+            for key in dict.fromkeys([*base.environment, *cur.environment])
+            if base.environment.get(key) != cur.environment.get(key)
+        ]
+        if changed:
+            out.append(f"environment differs: {'; '.join(changed)}")
+    return out
 
 
 def _short_pair(a: str, b: str, width: int = 12) -> tuple[str, str]:
@@ -251,7 +360,7 @@ def _short_pair(a: str, b: str, width: int = 12) -> tuple[str, str]:
 
 
 def _all_metrics(
-    base: dict[str | None, _Record], new: dict[str | None, _Record], models: list[str | None]
+    base: dict[str | None, Record], new: dict[str | None, Record], models: list[str | None]
 ) -> list[str]:
     """Every metric in either input, baseline order first (dict keys keep insertion order)."""
     names: dict[str, None] = {}
@@ -263,8 +372,8 @@ def _all_metrics(
 
 def _check_selected(
     selected: list[str],
-    base: dict[str | None, _Record],
-    new: dict[str | None, _Record],
+    base: dict[str | None, Record],
+    new: dict[str | None, Record],
     models: list[str | None],
 ) -> None:
     """A selected metric present in neither input is a typo or the wrong files: exit 2."""
@@ -278,7 +387,7 @@ def _check_selected(
 
 
 def _note_unmatched(
-    report: CompareReport, base: dict[str | None, _Record], new: dict[str | None, _Record]
+    report: CompareReport, base: dict[str | None, Record], new: dict[str | None, Record]
 ) -> None:
     only_base = [m for m in base if m not in new]
     only_new = [m for m in new if m not in base]
@@ -288,127 +397,41 @@ def _note_unmatched(
         report.notes.append(f"only in new, not compared: {', '.join(map(str, only_new))}")
 
 
-def _note_missing_ci(report: CompareReport) -> None:
-    """With use_ci, say which compared metrics fell back to the tolerance-only rule."""
-    lacking = sorted(
-        {r.metric for r in report.rows if r.status != "missing" and r.ci_overlap is None}
-    )
-    if lacking:
-        report.notes.append(
-            f"baseline has no CI for {', '.join(lacking)}: judged on the tolerance alone"
-            " (re-run the baseline with --bootstrap N)"
-        )
-
-
-# ----------------------------------------------------------------------------------- inputs
+def _note_untested(report: CompareReport) -> None:
+    """Say which compared metrics fell back to fewer rules (no interval, no test)."""
+    compared = [r for r in report.rows if r.status != "missing"]
+    if report.use_ci:
+        lacking = sorted({r.metric for r in compared if r.ci_overlap is None})
+        never = [m for m in lacking if not metric_info(m).bootstrap]
+        rerun = [m for m in lacking if metric_info(m).bootstrap]
+        if never:
+            report.notes.append(
+                f"mmbench computes no bootstrap interval for {', '.join(never)}: judged without"
+                " the CI rule (use --alpha with the runs' samples files for a paired test)"
+            )
+        if rerun:
+            report.notes.append(
+                f"baseline has no CI for {', '.join(rerun)}: judged without the CI rule"
+                " (re-run the baseline with --bootstrap N)"
+            )
+    if report.alpha is not None:
+        untested = sorted({r.metric for r in compared if r.p_adjusted is None})
+        if untested:
+            report.notes.append(
+                f"no paired test for {', '.join(untested)}: judged on the tolerance alone"
+            )
 
 
 def _kind(path: Path) -> str:
     return "csv" if path.suffix.lower() == ".csv" else "json"
 
 
-def _read_json(path: Path) -> _Record:
-    """A result JSON as a `_Record`; anything else is an `MMBenchError`."""
-    if path.is_dir():
-        raise MMBenchError(f"{str(path)!r} is a directory; pass a result JSON file")
-    try:
-        data = load_result(path)
-    except (TypeError, UnicodeDecodeError) as err:  # valid JSON but not an object, or binary
-        raise MMBenchError(
-            f"{str(path)!r} is not an mmbench result; pass files written by `mmbench run`"
-        ) from err
-    except OSError as err:
-        raise MMBenchError(f"cannot read {str(path)!r} ({err.strerror})") from err
-    task, metrics = data.get("task"), data.get("metrics")
-    if not isinstance(task, dict) or not isinstance(metrics, dict) or "name" not in task:
-        raise MMBenchError(
-            f"{str(path)!r} is not an mmbench result (task or metrics malformed);"
-            " pass files written by `mmbench run`"
-        )
-    ci_raw = data.get("ci") or {}
-    return _Record(
-        task=str(task["name"]),
-        version=_text(task.get("version")),
-        data_fingerprint=_text(task.get("data_fingerprint")),
-        metrics={
-            k: v for k, v in ((k, finite_float(v)) for k, v in metrics.items()) if v is not None
-        },
-        ci={k: ci for k, ci in ((k, _interval(v)) for k, v in ci_raw.items()) if ci is not None},
-    )
-
-
-def _read_csv(path: Path) -> dict[str | None, _Record]:
-    """A per-task leaderboard CSV as {model uri: record}."""
-    frame = _load_frame(path)
-    missing = [c for c in ("model", "task_version", "data_fingerprint") if c not in frame.columns]
-    if missing:
-        raise MMBenchError(
-            f"{str(path)!r} is not a per-task leaderboard CSV (no {', '.join(missing)} column);"
-            " pass <task>.csv files written by `mmbench leaderboard`, not summary.csv"
-        )
-    metric_cols = [
-        c for c in frame.columns if c not in META_COLUMNS and not c.endswith(("_ci_lo", "_ci_hi"))
-    ]
-    default_task = path.stem.split("@", 1)[0]  # <task>.csv or <task>@v<version>-<fp8>.csv
-    records: dict[str | None, _Record] = {}
-    for row in frame.to_dict("records"):
-        model = _text(row.get("model"))
-        if model in records:
-            raise MMBenchError(
-                f"{str(path)!r} lists model {model!r} twice; rebuild it with `mmbench leaderboard`"
-            )
-        metrics = {
-            c: v for c, v in ((c, finite_float(row.get(c))) for c in metric_cols) if v is not None
-        }
-        ci = {}
-        for c in metric_cols:
-            interval = _interval([row.get(f"{c}_ci_lo"), row.get(f"{c}_ci_hi")])
-            if interval is not None:
-                ci[c] = interval
-        records[model] = _Record(
-            task=_text(row.get("task")) or default_task,
-            version=_text(row.get("task_version")),
-            data_fingerprint=_text(row.get("data_fingerprint")),
-            metrics=metrics,
-            ci=ci,
-        )
-    return records
-
-
-def _load_frame(path: Path) -> Any:
-    """Read a CSV with every column as text (fingerprints like '01234567' must stay strings)."""
-    import pandas as pd  # lazy: keeps `mmbench --help` fast
-
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError as err:
-        raise MMBenchError(f"CSV file {str(path)!r} does not exist; check the path") from err
-    except IsADirectoryError as err:
-        raise MMBenchError(f"{str(path)!r} is a directory; pass a leaderboard CSV file") from err
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        reason = (str(err).splitlines() or [type(err).__name__])[0]
-        raise MMBenchError(
-            f"cannot read {str(path)!r} as CSV ({reason}); rebuild it with `mmbench leaderboard`"
-        ) from err
-    except OSError as err:
-        raise MMBenchError(f"cannot read {str(path)!r} ({err.strerror})") from err
-
-
-def _interval(value: Any) -> tuple[float, float] | None:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        return None
-    lo, hi = finite_float(value[0]), finite_float(value[1])
-    return None if lo is None or hi is None else (min(lo, hi), max(lo, hi))
-
-
-def _text(value: Any) -> str:
-    """Version / fingerprint as text, so JSON 1 and CSV '1' compare equal."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 # ----------------------------------------------------------------------------------- output
+
+
+def report_json(report: CompareReport) -> str:
+    """`compare --json`: the report as one JSON object on one line."""
+    return json.dumps(report.to_json(), ensure_ascii=False, allow_nan=False)
 
 
 def _fmt(value: float | None) -> str:
@@ -416,9 +439,17 @@ def _fmt(value: float | None) -> str:
 
 
 def _fmt_delta(metric: str, delta: float | None) -> str:
-    if delta is None:
+    return "-" if delta is None else f"{delta:+.2f}{metric_info(metric).unit}"
+
+
+def _fmt_interval(interval: tuple[float, float] | None) -> str:
+    return "-" if interval is None else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]"
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
         return "-"
-    return f"{delta:+.2f}" if lower_is_better(metric) else f"{delta:+.2f} pts"
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
 
 
 def _row_name(row: CompareRow) -> str:

@@ -2,21 +2,27 @@
 
 User-facing description: docs/leaderboards.md. In short, for every task:
 
-* `<task>.csv` / `<task>.md`: one row per model URI, sorted best first by the task's headline
-  metric. The headline is the result's `task.headline` when present, else the first key of its
-  `metrics` dict. Columns: `model`, each metric (headline first) followed by `<metric>_ci_lo`,
-  `<metric>_ci_hi` when any result has a CI for it, then `n`, `task`, `task_version`,
-  `data_fingerprint`, `model_fingerprint`, `mmbench_version`, `date` (the result's created_at).
+* `<task>.csv` / `<task>.md`: one row per model URI and configuration, sorted best first by the
+  task's headline metric (direction from the metric registry). The headline is the result's
+  `task.headline` when present, else the first key of its `metrics` dict. CSV columns: `model`,
+  each metric (headline first) followed by `<metric>_ci_lo`, `<metric>_ci_hi` when any result has
+  a CI for it, then the provenance columns of `mmbench.leaderboard_columns.TRAILING_COLUMNS`
+  (`n`, `limit`, `skipped`, `config`, `dtype`, `seed`, task, version, fingerprints, mmbench
+  version, date). The Markdown copy is the readable view: `model`, each metric with its interval
+  in one cell ("0.5333 [0.4286, 0.6190]"), and `n`; provenance stays in the CSV.
 * Numbers from different task versions or data fingerprints are never put in one column: the
   newest group (highest version, then most recent result) gets `<task>.csv`, every other group
   `<task>@v<version>-<fp8>.csv`, with a warning.
-* Two results for the same (model, task, version, data fingerprint): the newest by created_at wins,
-  with a warning naming both files.
+* Runs with `--limit` are left out (with a warning) unless `include_limited`, and then marked.
+* Two results for the same model, task, version, data, limit and configuration (dtype, seed,
+  model args, generation settings): the newest by created_at wins, with a warning naming both
+  files. Results of different configurations are all kept, as rows told apart by `config`, with a
+  warning.
 
-Plus `summary.csv` / `summary.md` (models x `<task>/<headline>`, newest group of each task) and one
-PNG per task family (`task.type`, else the task name). Everything is written under a file lock
-(`<out>/.leaderboard.lock`) and each file atomically, so concurrent builds of the same leaderboard
-serialise and readers never see a half-written file.
+Plus `summary.csv` / `summary.md` (rows x `<task>/<headline>` and its `n`, newest group of each
+task) and one PNG per task family (`task.type`, else the task name). Everything is written under a
+file lock (`<out>/.leaderboard.lock`) and each file atomically, so concurrent builds of the same
+leaderboard serialise and readers never see a half-written file.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mmbench.compare import lower_is_better
 from mmbench.errors import MMBenchError
+from mmbench.leaderboard_columns import TRAILING_COLUMNS
+from mmbench.metrics.registry import lower_is_better
 from mmbench.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -43,15 +50,6 @@ from mmbench.results import (
 
 LOCK_NAME = ".leaderboard.lock"
 LOCK_TIMEOUT_S = 300.0
-TRAILING_COLUMNS = (
-    "n",
-    "task",
-    "task_version",
-    "data_fingerprint",
-    "model_fingerprint",
-    "mmbench_version",
-    "date",
-)
 
 
 @dataclass
@@ -80,10 +78,29 @@ class _Entry:
     n: Any
     mmbench_version: str
     created_at: str
+    limit: int | None = None
+    skipped: int = 0
+    dtype: str = ""
+    seed: Any = None
+    #: model args and generation settings, as JSON text ("" when none)
+    settings: str = ""
+    #: what tells this row apart from the same model's other configurations ("" when alone)
+    config: str = ""
 
     @property
     def time(self) -> float:
         return _timestamp(self.created_at)
+
+    @property
+    def configuration(self) -> tuple[str, str, str]:
+        """What makes two runs of one model on one task's rows different configurations."""
+        return (self.dtype, json.dumps(self.seed), self.settings)
+
+    @property
+    def label(self) -> str:
+        """The row's name in tables and plots: the URI, its configuration, a limit mark."""
+        label = f"{self.model} [{self.config}]" if self.config else self.model
+        return f"{label} (limit {self.limit})" if self.limit is not None else label
 
 
 @dataclass
@@ -127,10 +144,13 @@ class _Group:
         )
 
 
-def build_leaderboard(inputs: list[Path], out_dir: Path, plot: bool = True) -> LeaderboardReport:
+def build_leaderboard(
+    inputs: list[Path], out_dir: Path, plot: bool = True, include_limited: bool = False
+) -> LeaderboardReport:
     """Build per-task CSV/Markdown tables, a summary and per-family plots in `out_dir`.
 
     `inputs` are result JSON files or directories (searched recursively for result JSONs).
+    `include_limited` keeps `--limit` runs (marked); by default they are left out.
     Raises `MMBenchError` when an input is missing or not a result, or no result is found.
     """
     report = LeaderboardReport()
@@ -139,6 +159,11 @@ def build_leaderboard(inputs: list[Path], out_dir: Path, plot: bool = True) -> L
         names = ", ".join(str(p) for p in inputs) or "(no inputs)"
         raise MMBenchError(
             f"no mmbench result JSON found in {names}; pass the --output-dir of `mmbench run`"
+        )
+    entries = _drop_limited(entries, include_limited, report.warnings)
+    if not entries:
+        raise MMBenchError(
+            "every result found is a --limit run; pass --include-limited to show them (marked)"
         )
     entries = _dedupe(entries, report.warnings)
     report.n_results = len(entries)
@@ -154,14 +179,20 @@ def build_leaderboard(inputs: list[Path], out_dir: Path, plot: bool = True) -> L
             )
         header, rows = _task_table(group)
         files.append((f"{group.stem}.csv", _csv_text(header, rows)))
-        files.append((f"{group.stem}.md", _task_markdown(group, header, rows)))
+        files.append((f"{group.stem}.md", _task_markdown(group)))
     main_groups = [g for g in groups if g.main]
     header, rows = _summary_table(main_groups)
     files.append(("summary.csv", _csv_text(header, rows)))
-    files.append(("summary.md", _markdown_doc("Summary", _summary_intro(), header, rows)))
+    files.append(("summary.md", _summary_markdown(main_groups)))
     if plot:
+        from mmbench.leaderboard_plot import plot_family
+
         for family, members in _families(main_groups).items():
-            files.append((f"{safe_name(family)}.png", _plot_family(family, members)))
+            panels = [
+                (f"{g.task} (v{g.version})", g.headline, _ranked(g.entries, g.headline))
+                for g in members
+            ]
+            files.append((f"{safe_name(family)}.png", plot_family(family, panels)))
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -247,6 +278,12 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
         raise MMBenchError(f"{str(path)!r} is not an mmbench result (malformed task or metrics)")
     if not (isinstance(model, dict) and "uri" in model):
         raise MMBenchError(f"{str(path)!r} is not an mmbench result (model has no uri)")
+    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    failures = data.get("failures") if isinstance(data.get("failures"), dict) else {}
+    settings = {
+        "model_args": config.get("model_args", model.get("model_args")) or {},
+        "generation": model.get("generation") or config.get("generation") or {},
+    }
     ci = {}
     for name, value in (data.get("ci") or {}).items():
         if isinstance(value, list | tuple) and len(value) == 2:
@@ -267,14 +304,47 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
         n=task.get("n"),
         mmbench_version=str(data.get("mmbench_version") or ""),
         created_at=str(data.get("created_at") or ""),
+        limit=_whole(task.get("limit")),
+        skipped=_whole(failures.get("count")) or 0,
+        dtype=str(config.get("dtype") or ""),
+        seed=config.get("seed"),
+        settings=json.dumps(settings, sort_keys=True, default=str)
+        if any(settings.values())
+        else "",
     )
 
 
+def _whole(value: Any) -> int | None:
+    number = finite_float(value)
+    return None if number is None else int(number)
+
+
+def _drop_limited(entries: list[_Entry], include: bool, warnings: list[str]) -> list[_Entry]:
+    """Leave `--limit` runs out unless asked for: a partial run must not pass for a full one."""
+    limited = [e for e in entries if e.limit is not None]
+    if include or not limited:
+        return entries
+    names = ", ".join(str(e.path) for e in limited[:5]) + (" ..." if len(limited) > 5 else "")
+    warnings.append(
+        f"left out {len(limited)} --limit run(s) (partial data; --include-limited shows them,"
+        f" marked): {names}"
+    )
+    return [e for e in entries if e.limit is None]
+
+
 def _dedupe(entries: list[_Entry], warnings: list[str]) -> list[_Entry]:
-    """Keep the newest result per (model, task, version, data fingerprint)."""
-    kept: dict[tuple[str, str, str, str], _Entry] = {}
+    """Keep the newest result per (model, task, version, data, limit, configuration); label the
+    rows of a model that keeps several configurations, and say so."""
+    kept: dict[tuple[Any, ...], _Entry] = {}
     for entry in sorted(entries, key=lambda e: (e.time, str(e.path))):
-        key = (entry.model, entry.task, str(entry.version), entry.data_fingerprint)
+        key = (
+            entry.model,
+            entry.task,
+            str(entry.version),
+            entry.data_fingerprint,
+            entry.limit,
+            entry.configuration,
+        )
         old = kept.get(key)
         if old is not None:
             warnings.append(
@@ -284,7 +354,34 @@ def _dedupe(entries: list[_Entry], warnings: list[str]) -> list[_Entry]:
                 f" ({old.created_at or 'no date'})"
             )
         kept[key] = entry
+    _label_configurations(list(kept.values()), warnings)
     return list(kept.values())
+
+
+def _label_configurations(entries: list[_Entry], warnings: list[str]) -> None:
+    """Set `config` on rows of one model and table that differ only in configuration."""
+    tables: dict[tuple[Any, ...], list[_Entry]] = {}
+    for entry in entries:
+        key = (entry.model, entry.task, str(entry.version), entry.data_fingerprint, entry.limit)
+        tables.setdefault(key, []).append(entry)
+    for (model, task, *_), rows in tables.items():
+        if len(rows) < 2:
+            continue
+        fields = [
+            (name, getter)
+            for name, getter in (
+                ("dtype", lambda e: e.dtype or "?"),
+                ("seed", lambda e: json.dumps(e.seed)),
+                ("settings", lambda e: e.settings or "{}"),
+            )
+            if len({getter(e) for e in rows}) > 1
+        ]
+        for entry in rows:
+            entry.config = ", ".join(f"{name}={getter(entry)}" for name, getter in fields)
+        warnings.append(
+            f"{model} on {task}: {len(rows)} configurations kept as separate rows"
+            f" ({' / '.join(e.config for e in rows)}); no run replaced another"
+        )
 
 
 def _group(entries: list[_Entry], warnings: list[str]) -> list[_Group]:
@@ -319,56 +416,122 @@ def _apart_warning(main: _Group, older: _Group) -> str:
 # ------------------------------------------------------------------------------------ tables
 
 
-def _task_table(group: _Group) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of one task table, best headline first."""
+def _metric_names(group: _Group) -> list[str]:
+    """Headline first, then every metric of the group's results, newest result's order first."""
     headline = group.headline
     metrics: dict[str, None] = {headline: None} if headline else {}
     for entry in group.by_age():
         metrics.update(dict.fromkeys(entry.metrics))
+    return list(metrics)
+
+
+def _task_table(group: _Group) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of one task's CSV, best headline first."""
+    metrics = _metric_names(group)
     with_ci = {m for m in metrics if any(m in e.ci for e in group.entries)}
     header = ["model"]
     for metric in metrics:
         header += [metric, *([f"{metric}_ci_lo", f"{metric}_ci_hi"] if metric in with_ci else [])]
     header += TRAILING_COLUMNS
     rows = []
-    for entry in _ranked(group.entries, headline):
+    for entry in _ranked(group.entries, group.headline):
         row: list[Any] = [entry.model]
         for metric in metrics:
             row.append(entry.metrics.get(metric))
             if metric in with_ci:
                 row += list(entry.ci.get(metric, (None, None)))
-        row += [entry.n, entry.task, entry.version, entry.data_fingerprint]
-        row += [entry.model_fingerprint, entry.mmbench_version, entry.created_at]
-        rows.append(row)
+        provenance = {
+            "n": entry.n,
+            "limit": entry.limit,
+            "skipped": entry.skipped,
+            "config": entry.config,
+            "dtype": entry.dtype,
+            "seed": entry.seed,
+            "task": entry.task,
+            "task_version": entry.version,
+            "data_fingerprint": entry.data_fingerprint,
+            "model_fingerprint": entry.model_fingerprint,
+            "mmbench_version": entry.mmbench_version,
+            "date": entry.created_at,
+        }
+        rows.append(row + [provenance[c] for c in TRAILING_COLUMNS])
     return header, rows
 
 
+def _task_markdown(group: _Group) -> str:
+    """The readable table: model, each metric with its interval in one cell, n."""
+    metrics = _metric_names(group)
+    header = ["model", *metrics, "n"]
+    rows = [
+        [entry.label, *(_with_interval(entry, m) for m in metrics), entry.n]
+        for entry in _ranked(group.entries, group.headline)
+    ]
+    direction = "lower" if lower_is_better(group.headline) else "higher"
+    intro = (
+        f"Task version {group.version}, data fingerprint `{group.data_fingerprint or '-'}`."
+        f" Sorted by `{group.headline}` ({direction} is better). Brackets: 95% bootstrap"
+        " interval, where the run computed one. Provenance (fingerprints, dtype, seed, dates)"
+        f" is in `{group.stem}.csv`."
+    )
+    return _markdown_doc(group.stem, intro, header, rows)
+
+
+def _with_interval(entry: _Entry, metric: str) -> str | None:
+    value = entry.metrics.get(metric)
+    if value is None:
+        return None
+    ci = entry.ci.get(metric)
+    return f"{value:.4f}" if ci is None else f"{value:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]"
+
+
 def _ranked(entries: list[_Entry], headline: str) -> list[_Entry]:
-    """Best first by the headline (ascending for rank/loss metrics); no value last; then URI."""
+    """Best first by the headline (ascending for ranks); no value last; then label."""
     sign = 1.0 if lower_is_better(headline) else -1.0
 
     def key(entry: _Entry) -> tuple[bool, float, str]:
         value = entry.metrics.get(headline)
-        return (value is None, sign * value if value is not None else 0.0, entry.model)
+        return (value is None, sign * value if value is not None else 0.0, entry.label)
 
     return sorted(entries, key=key)
 
 
 def _summary_table(groups: list[_Group]) -> tuple[list[str], list[list[Any]]]:
-    """Models (alphabetical) x `<task>/<headline>` of each task's newest group."""
+    """Rows (alphabetical) x (`<task>/<headline>`, `<task>/n`) of each task's newest group."""
     groups = sorted(groups, key=lambda g: g.task)
-    header = ["model", *(f"{g.task}/{g.headline}" for g in groups)]
-    values = {(g.task, e.model): e.metrics.get(g.headline) for g in groups for e in g.entries}
-    models = sorted({e.model for g in groups for e in g.entries})
-    rows = [[model, *(values.get((g.task, model)) for g in groups)] for model in models]
+    header = ["model"]
+    for g in groups:
+        header += [f"{g.task}/{g.headline}", f"{g.task}/n"]
+    cells = {(g.task, e.label): e for g in groups for e in g.entries}
+    labels = sorted({e.label for g in groups for e in g.entries})
+    rows = []
+    for label in labels:
+        row: list[Any] = [label]
+        for g in groups:
+            entry = cells.get((g.task, label))
+            row += [None, None] if entry is None else [entry.metrics.get(g.headline), entry.n]
+        rows.append(row)
     return header, rows
 
 
-def _summary_intro() -> str:
-    return (
-        "Headline metric of each task (newest task version and data only); empty where a model"
-        " has no result for a task."
+def _summary_markdown(groups: list[_Group]) -> str:
+    """The summary's readable view: one cell per task, "value (n=N)"."""
+    groups = sorted(groups, key=lambda g: g.task)
+    header = ["model", *(f"{g.task}/{g.headline}" for g in groups)]
+    cells = {(g.task, e.label): e for g in groups for e in g.entries}
+    rows = []
+    for label in sorted({e.label for g in groups for e in g.entries}):
+        row: list[Any] = [label]
+        for g in groups:
+            entry = cells.get((g.task, label))
+            value = _with_interval(entry, g.headline) if entry else None
+            row.append(None if value is None else f"{value} (n={entry.n})")
+        rows.append(row)
+    intro = (
+        "Headline metric of each task (newest task version and data only) with its 95%"
+        " bootstrap interval where computed and the number of evaluated samples n; empty where a"
+        " model has no result for a task."
     )
+    return _markdown_doc("Summary", intro, header, rows)
 
 
 def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
@@ -380,30 +543,16 @@ def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _task_markdown(group: _Group, header: list[str], rows: list[list[Any]]) -> str:
-    direction = "lower" if lower_is_better(group.headline) else "higher"
-    intro = (
-        f"Task version {group.version}, data fingerprint `{group.data_fingerprint or '-'}`."
-        f" Sorted by `{group.headline}` ({direction} is better)."
-    )
-    return _markdown_doc(group.stem, intro, header, rows)
-
-
 def _markdown_doc(title: str, intro: str, header: list[str], rows: list[list[Any]]) -> str:
-    """A titled Markdown table; numbers to 4 decimals, numeric columns right-aligned."""
+    """A titled Markdown table; numbers to 4 decimals; every column but the first right-aligned."""
     cells = [[_md_cell(value) for value in row] for row in rows]
-    numeric = [
-        any(finite_float(row[i]) is not None for row in rows)
-        and all(row[i] is None or isinstance(row[i], int | float) for row in rows)
-        for i in range(len(header))
-    ]
     lines = [
         f"# {title}",
         "",
         intro,
         "",
         "| " + " | ".join(_md_escape(h) for h in header) + " |",
-        "|" + "|".join("---:" if num else "---" for num in numeric) + "|",
+        "|" + "|".join(["---", *(["---:"] * (len(header) - 1))]) + "|",
         *("| " + " | ".join(row) + " |" for row in cells),
     ]
     return "\n".join(lines) + "\n"
@@ -421,68 +570,11 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-# ------------------------------------------------------------------------------------- plots
-
-
 def _families(groups: list[_Group]) -> dict[str, list[_Group]]:
     families: dict[str, list[_Group]] = {}
     for group in sorted(groups, key=lambda g: g.task):
         families.setdefault(group.family, []).append(group)
     return families
-
-
-def _plot_family(family: str, groups: list[_Group]) -> bytes:
-    """PNG bytes: one horizontal bar chart per task of the family, CI error bars when present."""
-    # Figure + Agg canvas directly, not pyplot: no global backend switch in the caller's process.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    heights = [1.2 + 0.35 * max(len(g.entries), 1) for g in groups]
-    fig = Figure(figsize=(9, sum(heights) + 0.6), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(groups), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
-    for ax, group in zip(axes[:, 0], groups, strict=True):
-        _bars(ax, group)
-    fig.suptitle(f"{family}: headline metric per task")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def _bars(ax: Any, group: _Group) -> None:
-    headline = group.headline
-    ranked = [e for e in _ranked(group.entries, headline) if e.metrics.get(headline) is not None]
-    ax.set_title(f"{group.task} (v{group.version})", fontsize=10, loc="left")
-    ax.set_xlabel(headline)
-    if not ranked:
-        ax.text(0.5, 0.5, f"no {headline} values", ha="center", va="center")
-        ax.set_yticks([])
-        return
-    values = [e.metrics[headline] for e in ranked]
-    # Error bar lengths below / above the value; 0 where a model has no CI.
-    lower, upper = [], []
-    for entry, value in zip(ranked, values, strict=True):
-        lo, hi = entry.ci.get(headline, (value, value))
-        lower.append(max(value - lo, 0.0))
-        upper.append(max(hi - value, 0.0))
-    positions = list(range(len(ranked)))
-    ax.barh(positions, values, color="#4C72B0")
-    # Error bars only where a CI exists (a zero-length bar would still draw a misleading cap).
-    with_ci = [i for i, e in enumerate(ranked) if headline in e.ci]
-    if with_ci:
-        ax.errorbar(
-            [values[i] for i in with_ci],
-            with_ci,
-            xerr=[[lower[i] for i in with_ci], [upper[i] for i in with_ci]],
-            fmt="none",
-            ecolor="black",
-            capsize=3,
-        )
-    ax.set_yticks(positions, [e.model for e in ranked], fontsize=8)
-    ax.invert_yaxis()  # best at the top
-    for pos, value, up in zip(positions, values, upper, strict=True):
-        ax.text(value + up, pos, f" {value:.4f}", va="center", fontsize=7)
-    ax.margins(x=0.15)
 
 
 # --------------------------------------------------------------------------------- file I/O

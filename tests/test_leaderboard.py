@@ -31,6 +31,10 @@ def write_result(
     headline: str | None = None,
     task_type: str | None = None,
     name: str | None = None,
+    limit: int | None = None,
+    dtype: str = "float32",
+    seed: int = 0,
+    n: int = 100,
 ) -> Path:
     """Write a result JSON with the documented schema (mmbench/results.py) and return its path."""
     task_info: dict[str, Any] = {
@@ -38,8 +42,8 @@ def write_result(
         "version": version,
         "spec_hash": "spec123",
         "data_fingerprint": data_fingerprint,
-        "n": 100,
-        "limit": None,
+        "n": n,
+        "limit": limit,
     }
     if headline is not None:
         task_info["headline"] = headline
@@ -51,10 +55,10 @@ def write_result(
         "model": {"uri": model, "fingerprint": f"fp-{model}"},
         "config": {
             "device": "cpu",
-            "dtype": "float32",
+            "dtype": dtype,
             "batch_size": 8,
             "world_size": 1,
-            "seed": 0,
+            "seed": seed,
         },
         "metrics": metrics if metrics is not None else {"t2i_R@5": 0.5, "i2t_R@5": 0.6},
         "ci": ci or {},
@@ -87,26 +91,26 @@ def results(tmp_path: Path) -> Path:
     write_result(
         res,
         "hf:a",
-        metrics={"t2i_R@5": 0.50, "i2t_R@5": 0.61, "MdR": 3.0},
+        metrics={"t2i_R@5": 0.50, "i2t_R@5": 0.61, "t2i_MdR": 3.0},
         ci={"t2i_R@5": [0.45, 0.55]},
         task_type="retrieval",
     )
-    write_result(res, "hf:b", metrics={"t2i_R@5": 0.70, "i2t_R@5": 0.55, "MdR": 2.0})
+    write_result(res, "hf:b", metrics={"t2i_R@5": 0.70, "i2t_R@5": 0.55, "t2i_MdR": 2.0})
     write_result(res / "nested", "builtin:random", metrics={"t2i_R@5": 0.01, "i2t_R@5": 0.02})
     write_result(
         res,
         "hf:a",
         task="coco-captions",
-        metrics={"BLEU-4": 0.30, "CIDEr-D": 1.10},
-        headline="CIDEr-D",
+        metrics={"Bleu_4": 0.30, "CIDEr": 1.10},
+        headline="CIDEr",
         task_type="captioning",
     )
     write_result(
         res,
         "hf:b",
         task="coco-captions",
-        metrics={"BLEU-4": 0.35, "CIDEr-D": 1.05},
-        headline="CIDEr-D",
+        metrics={"Bleu_4": 0.35, "CIDEr": 1.05},
+        headline="CIDEr",
         task_type="captioning",
     )
     # Things a results folder also holds, which must be skipped.
@@ -126,8 +130,13 @@ def test_task_csv_columns_order_and_values(results: Path, tmp_path: Path) -> Non
         "t2i_R@5_ci_lo",
         "t2i_R@5_ci_hi",
         "i2t_R@5",
-        "MdR",
+        "t2i_MdR",
         "n",
+        "limit",
+        "skipped",
+        "config",
+        "dtype",
+        "seed",
         "task",
         "task_version",
         "data_fingerprint",
@@ -145,7 +154,7 @@ def test_task_csv_columns_order_and_values(results: Path, tmp_path: Path) -> Non
     assert a["data_fingerprint"] == "sha256:aaaaaaaabbbbbbbb"
     assert a["model_fingerprint"] == "fp-hf:a" and a["mmbench_version"] == "0.1.0"
     assert a["date"] == "2024-05-01T12:00:00+00:00"
-    assert rows[0]["t2i_R@5_ci_lo"] == "" and rows[2]["MdR"] == ""  # absent, not zero
+    assert rows[0]["t2i_R@5_ci_lo"] == "" and rows[2]["t2i_MdR"] == ""  # absent, not zero
     assert report.n_results == 5
     assert report.warnings == []
 
@@ -154,14 +163,14 @@ def test_headline_from_task_field_goes_first(results: Path, tmp_path: Path) -> N
     out = tmp_path / "lb"
     build_leaderboard([results], out, plot=False)
     path = out / "coco-captions.csv"
-    assert header_of(path)[:3] == ["model", "CIDEr-D", "BLEU-4"]
-    assert [r["model"] for r in read_csv(path)] == ["hf:a", "hf:b"]  # by CIDEr-D, not BLEU-4
+    assert header_of(path)[:3] == ["model", "CIDEr", "Bleu_4"]
+    assert [r["model"] for r in read_csv(path)] == ["hf:a", "hf:b"]  # by CIDEr, not Bleu_4
 
 
 def test_lower_is_better_headline_sorts_ascending(tmp_path: Path) -> None:
     res = tmp_path / "res"
-    write_result(res, "m1", metrics={"MdR": 4.0})
-    write_result(res, "m2", metrics={"MdR": 2.0})
+    write_result(res, "m1", metrics={"t2i_MdR": 4.0})
+    write_result(res, "m2", metrics={"t2i_MdR": 2.0})
     build_leaderboard([res], tmp_path / "lb", plot=False)
     assert [r["model"] for r in read_csv(tmp_path / "lb" / "coco-retrieval.csv")] == ["m2", "m1"]
 
@@ -172,26 +181,33 @@ def test_summary_csv_and_markdown(results: Path, tmp_path: Path) -> None:
 
     assert header_of(out / "summary.csv") == [
         "model",
-        "coco-captions/CIDEr-D",
+        "coco-captions/CIDEr",
+        "coco-captions/n",
         "coco-retrieval/t2i_R@5",
+        "coco-retrieval/n",
     ]
     rows = {r["model"]: r for r in read_csv(out / "summary.csv")}
     assert list(rows) == ["builtin:random", "hf:a", "hf:b"]
-    assert float(rows["hf:a"]["coco-captions/CIDEr-D"]) == 1.10
+    assert float(rows["hf:a"]["coco-captions/CIDEr"]) == 1.10
     assert float(rows["hf:b"]["coco-retrieval/t2i_R@5"]) == 0.70
-    assert rows["builtin:random"]["coco-captions/CIDEr-D"] == ""
+    assert rows["builtin:random"]["coco-captions/CIDEr"] == ""
+    assert (
+        rows["hf:a"]["coco-captions/n"] == "100" and rows["builtin:random"]["coco-captions/n"] == ""
+    )
 
     md = (out / "summary.md").read_text(encoding="utf-8")
-    assert "| model | coco-captions/CIDEr-D | coco-retrieval/t2i_R@5 |" in md
+    assert "| model | coco-captions/CIDEr | coco-retrieval/t2i_R@5 |" in md
     assert "|---|---:|---:|" in md
-    assert "| hf:a | 1.1000 | 0.5000 |" in md
-    assert "| builtin:random |  | 0.0100 |" in md
+    # The headline's interval in the same cell, and n in every cell.
+    assert "| hf:a | 1.1000 (n=100) | 0.5000 [0.4500, 0.5500] (n=100) |" in md
+    assert "| builtin:random |  | 0.0100 (n=100) |" in md
 
     task_md = (out / "coco-retrieval.md").read_text(encoding="utf-8")
-    assert (
-        "| hf:a | 0.5000 | 0.4500 | 0.5500 | 0.6100 | 3.0000 | 100 | coco-retrieval | 1 |"
-        in task_md
-    )
+    assert "| model | t2i_R@5 | i2t_R@5 | t2i_MdR | n |" in task_md
+    assert "| hf:a | 0.5000 [0.4500, 0.5500] | 0.6100 | 3.0000 | 100 |" in task_md
+    assert "| hf:b | 0.7000 | 0.5500 | 2.0000 | 100 |" in task_md
+    # Provenance lives in the CSV, not in the Markdown view.
+    assert "fp-hf:a" not in task_md and "_ci_lo" not in task_md
     assert "Sorted by `t2i_R@5` (higher is better)" in task_md
     assert {p.name for p in report.written} >= {
         "coco-retrieval.csv",
@@ -221,7 +237,7 @@ def test_png_per_task_family(results: Path, tmp_path: Path) -> None:
 
 def test_family_falls_back_to_task_name_and_no_plot_flag(tmp_path: Path) -> None:
     res = tmp_path / "res"
-    write_result(res, "m1", task="vqa-mini", metrics={"vqa_acc": 0.4})
+    write_result(res, "m1", task="vqa-mini", metrics={"vqa_accuracy": 0.4})
     build_leaderboard([res], tmp_path / "lb")
     assert (tmp_path / "lb" / "vqa-mini.png").read_bytes().startswith(PNG_MAGIC)
     build_leaderboard([res], tmp_path / "noplot", plot=False)
@@ -230,16 +246,16 @@ def test_family_falls_back_to_task_name_and_no_plot_flag(tmp_path: Path) -> None
 
 def test_versions_and_fingerprints_kept_apart(tmp_path: Path) -> None:
     res = tmp_path / "res"
-    write_result(res, "m1", version=2, metrics={"R@1": 0.30}, name="new1")
-    write_result(res, "m2", version=2, metrics={"R@1": 0.20}, name="new2")
-    write_result(res, "m1", version=1, metrics={"R@1": 0.90}, name="old1")
+    write_result(res, "m1", version=2, metrics={"i2t_R@1": 0.30}, name="new1")
+    write_result(res, "m2", version=2, metrics={"i2t_R@1": 0.20}, name="new2")
+    write_result(res, "m1", version=1, metrics={"i2t_R@1": 0.90}, name="old1")
     write_result(
         res,
         "m3",
         version=2,
         data_fingerprint="sha256:ccccccccdddd",
         created_at="2024-01-01T00:00:00+00:00",
-        metrics={"R@1": 0.99},
+        metrics={"i2t_R@1": 0.99},
         name="otherdata",
     )
     out = tmp_path / "lb"
@@ -249,13 +265,13 @@ def test_versions_and_fingerprints_kept_apart(tmp_path: Path) -> None:
     assert [(r["model"], r["task_version"]) for r in main] == [("m1", "2"), ("m2", "2")]
     assert {r["data_fingerprint"] for r in main} == {"sha256:aaaaaaaabbbbbbbb"}
     old = read_csv(out / "coco-retrieval@v1-aaaaaaaa.csv")
-    assert [(r["model"], r["R@1"]) for r in old] == [("m1", "0.9")]
+    assert [(r["model"], r["i2t_R@1"]) for r in old] == [("m1", "0.9")]
     other = read_csv(out / "coco-retrieval@v2-cccccccc.csv")
-    assert [(r["model"], r["R@1"]) for r in other] == [("m3", "0.99")]
+    assert [(r["model"], r["i2t_R@1"]) for r in other] == [("m3", "0.99")]
     assert (out / "coco-retrieval@v1-aaaaaaaa.md").exists()
 
     # The summary only carries the newest group: the 0.99 / 0.90 never mix with version 2 data.
-    summary = {r["model"]: r["coco-retrieval/R@1"] for r in read_csv(out / "summary.csv")}
+    summary = {r["model"]: r["coco-retrieval/i2t_R@1"] for r in read_csv(out / "summary.csv")}
     assert summary == {"m1": "0.3", "m2": "0.2"}
     assert len(report.warnings) == 2
     v1 = next(w for w in report.warnings if "@v1-" in w)
@@ -265,8 +281,8 @@ def test_versions_and_fingerprints_kept_apart(tmp_path: Path) -> None:
 
 def test_version_ordering_is_numeric(tmp_path: Path) -> None:
     res = tmp_path / "res"
-    write_result(res, "m1", version=10, metrics={"R@1": 0.1}, created_at="2024-01-01T00:00:00Z")
-    write_result(res, "m2", version=9, metrics={"R@1": 0.2}, created_at="2024-06-01T00:00:00Z")
+    write_result(res, "m1", version=10, metrics={"i2t_R@1": 0.1}, created_at="2024-01-01T00:00:00Z")
+    write_result(res, "m2", version=9, metrics={"i2t_R@1": 0.2}, created_at="2024-06-01T00:00:00Z")
     build_leaderboard([res], tmp_path / "lb", plot=False)
     assert read_csv(tmp_path / "lb" / "coco-retrieval.csv")[0]["task_version"] == "10"
 
@@ -274,22 +290,124 @@ def test_version_ordering_is_numeric(tmp_path: Path) -> None:
 def test_duplicates_keep_newest_with_warning(tmp_path: Path) -> None:
     res = tmp_path / "res"
     older = write_result(
-        res, "m1", metrics={"R@1": 0.1}, created_at="2024-05-01T10:00:00+00:00", name="run1"
+        res, "m1", metrics={"i2t_R@1": 0.1}, created_at="2024-05-01T10:00:00+00:00", name="run1"
     )
     newer = write_result(
-        res, "m1", metrics={"R@1": 0.2}, created_at="2024-05-02T10:00:00+00:00", name="run2"
+        res, "m1", metrics={"i2t_R@1": 0.2}, created_at="2024-05-02T10:00:00+00:00", name="run2"
     )
     out = tmp_path / "lb"
     # Passing a file and its folder must not count it twice.
     report = build_leaderboard([res, newer], out, plot=False)
     rows = read_csv(out / "coco-retrieval.csv")
-    assert [(r["model"], r["R@1"], r["date"]) for r in rows] == [
+    assert [(r["model"], r["i2t_R@1"], r["date"]) for r in rows] == [
         ("m1", "0.2", "2024-05-02T10:00:00+00:00")
     ]
     assert len(report.warnings) == 1
     warning = report.warnings[0]
     assert "duplicate" in warning and str(older) in warning and str(newer) in warning
     assert warning.index(str(newer)) < warning.index(str(older))  # "kept <new>, ignored <old>"
+
+
+def test_limited_runs_left_out_unless_asked_and_then_marked(tmp_path: Path) -> None:
+    res = tmp_path / "res"
+    write_result(res, "m1", metrics={"t2i_R@5": 0.5}, n=1000, name="full")
+    # A --limit 50 run of the same model, newer and better: must never replace the full row.
+    write_result(
+        res,
+        "m1",
+        metrics={"t2i_R@5": 0.9},
+        n=50,
+        limit=50,
+        created_at="2024-06-01T00:00:00+00:00",
+        name="limited",
+    )
+    report = build_leaderboard([res], tmp_path / "lb", plot=False)
+    rows = read_csv(tmp_path / "lb" / "coco-retrieval.csv")
+    assert [(r["model"], r["t2i_R@5"], r["n"], r["limit"]) for r in rows] == [
+        ("m1", "0.5", "1000", "")
+    ]
+    assert any("left out 1 --limit run" in w and "limited.json" in w for w in report.warnings)
+
+    build_leaderboard([res], tmp_path / "all", plot=False, include_limited=True)
+    rows = read_csv(tmp_path / "all" / "coco-retrieval.csv")
+    assert sorted((r["t2i_R@5"], r["n"], r["limit"]) for r in rows) == [
+        ("0.5", "1000", ""),
+        ("0.9", "50", "50"),
+    ]
+    md = (tmp_path / "all" / "coco-retrieval.md").read_text(encoding="utf-8")
+    assert "| m1 (limit 50) | 0.9000 | 50 |" in md and "| m1 | 0.5000 | 1000 |" in md
+
+    only = tmp_path / "only"
+    write_result(only, "m1", metrics={"t2i_R@5": 0.9}, limit=50)
+    with pytest.raises(MMBenchError, match="--include-limited"):
+        build_leaderboard([only], tmp_path / "x", plot=False)
+
+
+def test_other_configurations_are_kept_as_rows_with_a_note(tmp_path: Path) -> None:
+    res = tmp_path / "res"
+    write_result(res, "hf:a", metrics={"t2i_R@5": 0.50}, name="fp32")
+    write_result(
+        res,
+        "hf:a",
+        metrics={"t2i_R@5": 0.49},
+        dtype="bfloat16",
+        created_at="2024-06-01T00:00:00+00:00",
+        name="bf16",
+    )
+    write_result(res, "hf:b", metrics={"t2i_R@5": 0.40})
+    report = build_leaderboard([res], tmp_path / "lb", plot=False)
+    rows = read_csv(tmp_path / "lb" / "coco-retrieval.csv")
+    assert [(r["model"], r["config"], r["dtype"], r["t2i_R@5"]) for r in rows] == [
+        ("hf:a", "dtype=float32", "float32", "0.5"),
+        ("hf:a", "dtype=bfloat16", "bfloat16", "0.49"),
+        ("hf:b", "", "float32", "0.4"),
+    ]
+    assert any(
+        "hf:a on coco-retrieval: 2 configurations kept as separate rows" in w
+        for w in report.warnings
+    )
+    summary = read_csv(tmp_path / "lb" / "summary.csv")
+    assert [r["model"] for r in summary] == [
+        "hf:a [dtype=bfloat16]",
+        "hf:a [dtype=float32]",
+        "hf:b",
+    ]
+    # compare reads such a CSV row by row (model and configuration).
+    from mmbench.compare import compare
+
+    report = compare(tmp_path / "lb" / "coco-retrieval.csv", tmp_path / "lb" / "coco-retrieval.csv")
+    assert {r.model for r in report.rows} == {
+        "hf:a [dtype=float32]",
+        "hf:a [dtype=bfloat16]",
+        "hf:b",
+    }
+
+
+def test_plot_labels_n_whiskers_and_values_at_the_bar() -> None:
+    from dataclasses import dataclass, field
+
+    from matplotlib.figure import Figure
+
+    from mmbench.leaderboard_plot import _bars
+
+    @dataclass
+    class Row:
+        label: str
+        n: int
+        metrics: dict
+        ci: dict = field(default_factory=dict)
+
+    rows = [
+        Row("hf:a", 500, {"t2i_R@5": 0.6}, {"t2i_R@5": (0.5, 0.7)}),
+        Row("hf:b", 500, {"t2i_R@5": 0.05}),
+    ]
+    ax = Figure().subplots()
+    _bars(ax, "coco-retrieval (v1)", "t2i_R@5", rows)
+    assert "95% bootstrap interval" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["hf:a (n=500)", "hf:b (n=500)"]
+    labels = {t.get_text().strip(): t.get_position()[0] for t in ax.texts}
+    # At the bar's end (0.6), not at the whisker's end (0.7).
+    assert labels == {"0.6000": 0.6, "0.0500": 0.05}
 
 
 def test_inputs_errors(tmp_path: Path) -> None:
@@ -310,7 +428,7 @@ def test_inputs_errors(tmp_path: Path) -> None:
 
 def test_broken_json_in_folder_is_a_warning(tmp_path: Path) -> None:
     res = tmp_path / "res"
-    write_result(res, "m1", metrics={"R@1": 0.1})
+    write_result(res, "m1", metrics={"i2t_R@1": 0.1})
     (res / "truncated.json").write_text('{"task": {"name": ', encoding="utf-8")
     report = build_leaderboard([res], tmp_path / "lb", plot=False)
     assert report.n_results == 1

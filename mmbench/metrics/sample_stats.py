@@ -1,0 +1,243 @@
+"""Per-sample statistics of a metric, read from a run's samples JSONL records.
+
+`statistic(name, samples)` builds the `mmbench.metrics.paired.Statistic` that recomputes metric
+`name` from per-sample weights, following the metric's registry declaration
+(`mmbench.metrics.registry`): which fields hold its per-sample values and how they aggregate.
+`binary_units` gives the 0/1 values an exact McNemar test pairs, `groups` the resampling groups.
+Fields that a metric needs but the samples lack raise `Unavailable` with the reason, so callers can
+report the test as not available instead of guessing.
+
+Field names follow the samples JSONL schema: `rank_visual_to_text` and `ranks_text_to_visual`
+(retrieval; rank 0 = a query without positives, left out as the metric leaves it out), `label`,
+`top5`, `correct` (classification), `prediction`, `references` or `answers` (generation),
+per-sample scores either as a top-level field named like the metric or under `scores`, and
+`group`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mmbench.metrics.paired import ClassMean, MeanRatio, Statistic, WeightedMedian, ratio
+from mmbench.metrics.registry import MetricInfo, family_k, metric_info
+
+RSUM_KS = (1, 5, 10)
+
+
+class Unavailable(Exception):
+    """The samples do not hold what recomputing this metric needs (the message says what)."""
+
+
+def statistic(name: str, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """The per-sample statistic that recomputes metric `name` on resamples of `samples`."""
+    info = metric_info(name)
+    if not samples:
+        raise Unavailable("no samples")
+    reader = _READERS.get(info.recompute)
+    if reader is None:
+        raise Unavailable(f"{name} is not recomputable from per-sample values ({info.per_sample})")
+    return reader(info, samples)
+
+
+def binary_units(name: str, samples: Sequence[dict[str, Any]]) -> np.ndarray | None:
+    """The 0/1 values of `name`'s units (one per visual query, caption or sample), or None.
+
+    None when the metric is not a mean of 0/1 values, or when its samples are grouped (a grouped
+    metric is tested with the group bootstrap instead).
+    """
+    info = metric_info(name)
+    if groups(name, samples) is not None:
+        return None
+    if _is_retrieval_recall(info):
+        ranks = _ranks(info, samples)
+        k = family_k(name)
+        flat = np.concatenate([r[r >= 1] for r in ranks]) if ranks else np.zeros(0)
+        return (flat <= k).astype(float)
+    if info.recompute != "mean":
+        return None
+    values = np.asarray([_sample_value(info, s) for s in samples], dtype=float)
+    if info.binary or (not info.known and np.isin(values, (0.0, 1.0)).all()):
+        return values
+    return None
+
+
+def groups(name: str, samples: Sequence[dict[str, Any]]) -> np.ndarray | None:
+    """Group key of each sample when metric `name` resamples whole groups, else None.
+
+    A declared metric uses its registry `group` field; an undeclared one is grouped by `group`
+    when every sample has one (resampling whole groups is valid either way).
+    """
+    info = metric_info(name)
+    key = info.group if info.known else "group"
+    if key is None or not all(key in s for s in samples):
+        if info.known and key is not None:
+            raise Unavailable(f"{name} groups samples by {key!r}, which the samples lack")
+        return None
+    return np.asarray([str(s[key]) for s in samples])
+
+
+def sample_value(name: str, sample: dict[str, Any]) -> float | None:
+    """One sample's own value of metric `name`, for listing samples that changed.
+
+    Retrieval: the share of the sample's queries that hit (R@K) or their mean rank (MdR, MnR);
+    mean per-class recall: `correct`; corpus metrics: the per-sample score the task wrote under
+    `scores` (e.g. pycocoevalcap's per-image BLEU). None when the sample has no such value (a
+    retrieval sample without positives); raises `Unavailable` when the samples never hold one.
+    """
+    info = metric_info(name)
+    if (info.known and info.scale == "rank") or _is_retrieval_recall(info):
+        ranks = _ranks(info, [sample])[0]
+        ranks = ranks[ranks >= 1]
+        if len(ranks) == 0:
+            return None
+        k = family_k(name)
+        return float((ranks <= k).mean()) if k else float(ranks.mean())
+    if info.recompute == "class_mean":
+        return float(bool(_field(sample, "correct", info)))
+    if info.recompute != "mean":
+        value = (sample.get("scores") or {}).get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise Unavailable(f"the samples hold no per-sample value of {name}")
+        return float(value)
+    return _sample_value(info, sample)
+
+
+# ------------------------------------------------------------------------------------ readers
+
+
+def _mean(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    if _is_retrieval_recall(info) or info.name.endswith(("_MnR",)):
+        ranks = _ranks(info, samples)
+        k = family_k(info.name)
+        sums = np.array(
+            [
+                [
+                    float(((r >= 1) & (r <= k)).sum()) if k else float(r[r >= 1].sum()),
+                    (r >= 1).sum(),
+                ]
+                for r in ranks
+            ],
+            dtype=float,
+        )
+        return MeanRatio(sums, ratio)
+    values = np.asarray([_sample_value(info, s) for s in samples], dtype=float)
+    return MeanRatio(np.stack([values, np.ones_like(values)], axis=1), ratio)
+
+
+def _median(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    ranks = _ranks(info, samples)
+    owner = np.concatenate([np.full(int((r >= 1).sum()), i) for i, r in enumerate(ranks)])
+    values = np.concatenate([r[r >= 1] for r in ranks]).astype(float)
+    if len(values) == 0:
+        raise Unavailable(f"no {info.name} query has a positive")
+    return WeightedMedian(values, owner.astype(np.int64), len(samples))
+
+
+def _rsum(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    rows = []
+    for sample in samples:
+        visual = _as_ranks(_field(sample, "rank_visual_to_text", info))
+        texts = _as_ranks(_field(sample, "ranks_text_to_visual", info))
+        row = [float(((visual >= 1) & (visual <= k)).sum()) for k in RSUM_KS]
+        row.append(float((visual >= 1).sum()))
+        row += [float(((texts >= 1) & (texts <= k)).sum()) for k in RSUM_KS]
+        row.append(float((texts >= 1).sum()))
+        rows.append(row)
+    return MeanRatio(np.asarray(rows, dtype=float), _rsum_formula)
+
+
+def _rsum_formula(s: np.ndarray) -> np.ndarray:
+    return 100.0 * (s[:, 0:3].sum(axis=1) / s[:, 3] + s[:, 4:7].sum(axis=1) / s[:, 7])
+
+
+def _class_mean(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    labels = [str(_field(s, "label", info)) for s in samples]
+    index = {label: i for i, label in enumerate(sorted(set(labels)))}
+    correct = [float(bool(_field(s, "correct", info))) for s in samples]
+    return ClassMean(np.asarray([index[x] for x in labels]), np.asarray(correct))
+
+
+def _bleu(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    from mmbench.metrics._ngrams import ngram_tables
+    from mmbench.metrics.bleu_score import _bleu as bleu_formula
+    from mmbench.metrics.bleu_score import _closest_ref_length, clipped_matches
+    from mmbench.metrics.captioning import _Captions
+
+    n = int(info.name.rsplit("_", 1)[-1])
+    ids = list(range(len(samples)))
+    preds = {i: str(_field(s, "prediction", info)) for i, s in zip(ids, samples, strict=True)}
+    refs = {}
+    for i, sample in zip(ids, samples, strict=True):
+        value = sample.get("references", sample.get("answers"))
+        if not value:
+            raise Unavailable(f"{info.name} needs each sample's references, which the samples lack")
+        refs[i] = [value] if isinstance(value, str) else [str(v) for v in value]
+    corpus = _Captions(ids, preds, refs, tokenize=True).corpora()[0]
+    matches = np.stack([clipped_matches(corpus, t) for t in ngram_tables(corpus, n)], axis=1)
+    test_len = corpus.lengths[corpus.pred_caption]
+    guess = np.maximum(test_len[:, None] - np.arange(n)[None, :], 0)
+    sums = np.concatenate(
+        [matches, guess, test_len[:, None], _closest_ref_length(corpus)[:, None]], axis=1
+    ).astype(float)
+
+    def formula(s: np.ndarray) -> np.ndarray:
+        return bleu_formula(s[:, :n], s[:, n : 2 * n], s[:, 2 * n], s[:, 2 * n + 1])[:, n - 1]
+
+    return MeanRatio(sums, formula)
+
+
+_READERS = {
+    "mean": _mean,
+    "median": _median,
+    "rsum": _rsum,
+    "class_mean": _class_mean,
+    "bleu": _bleu,
+}
+
+
+# ------------------------------------------------------------------------------------ fields
+
+
+def _is_retrieval_recall(info: MetricInfo) -> bool:
+    return "_R@" in info.name and info.known
+
+
+def _ranks(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+    """Per sample, the ranks the metric averages: the visual query's, or its captions'."""
+    text_query = info.name.startswith("t2")
+    key = "ranks_text_to_visual" if text_query else "rank_visual_to_text"
+    return [_as_ranks(_field(s, key, info)) for s in samples]
+
+
+def _as_ranks(value: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, dtype=np.int64))
+
+
+def _field(sample: dict[str, Any], key: str, info: MetricInfo) -> Any:
+    if key not in sample:
+        raise Unavailable(f"{info.name} needs the samples' {key!r} field, which they lack")
+    return sample[key]
+
+
+def _sample_value(info: MetricInfo, sample: dict[str, Any]) -> float:
+    """A sample's own value of `info`: classification top-K, a top-level field, or `scores`."""
+    name = info.name
+    k = family_k(name) if name.startswith("top") and info.known else None
+    if k is not None:
+        if k == 1 and "correct" in sample:
+            return float(bool(sample["correct"]))
+        top = _field(sample, "top5", info)
+        if k > len(top) and len(top) < 5:
+            return 1.0  # fewer classes than K: every class is in the top K
+        if k > 5:
+            raise Unavailable(f"{name}: the samples keep only the 5 best classes")
+        return float(_field(sample, "label", info) in top[:k])
+    value = sample.get(name)
+    if value is None:
+        value = (sample.get("scores") or {}).get(name)
+    if value is None or isinstance(value, (dict, list, str)):
+        raise Unavailable(f"the samples hold no per-sample value of {name}")
+    return float(value)
