@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -96,6 +97,15 @@ def make_duck():
 """
 
 
+def with_code(fingerprint: str, *files) -> str:
+    """The fingerprint mmbench reports: the adapter's own plus the sha256 (16 hex digits) of its
+    code; for a module outside a package, that is the module file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
+    return f"{fingerprint}|code:{digest}"
+
+
 def write_module(tmp_path, monkeypatch, body, *, on_path=True):
     """Write `body` as a fresh module and return its (unique) name."""
     name = f"mmbench_user_adapter_{next(_names)}"
@@ -125,7 +135,9 @@ def test_factory_receives_options(adapters_module):
     assert isinstance(adapter, ModelAdapter)
     assert adapter.options is OPTIONS
     assert adapter.uri == f"py:{adapters_module}:make_model"
-    assert adapter.fingerprint() == "colour-model-v1"
+    assert adapter.fingerprint() == with_code(
+        "colour-model-v1", Path(sys.modules[adapters_module].__file__)
+    )
     out = run(adapter, ENCODE_IMAGES, [photo(), photo((0, 0, 0))])
     assert out.tolist() == [[200.0, 100.0, 50.0, 1.0], [0.0, 0.0, 0.0, 1.0]]
     with pytest.raises(CapabilityError, match="cannot generate"):
@@ -142,7 +154,7 @@ def test_duck_typed_adapter_is_wrapped(adapters_module):
     adapter = load_model(f"py:{adapters_module}:make_duck", OPTIONS)
     assert isinstance(adapter, DuckAdapter)
     assert adapter.capabilities == {ENCODE_IMAGES}
-    assert adapter.fingerprint() == "duck-v1"
+    assert adapter.fingerprint().startswith("duck-v1|code:")
     assert adapter.describe() == {"kind": "duck"}
     assert run(adapter, ENCODE_IMAGES, [photo()]).tolist() == [[400.0, 200.0, 100.0]]
     with pytest.raises(CapabilityError, match="cannot encode texts"):
@@ -192,7 +204,8 @@ def test_module_in_current_directory_is_found(tmp_path, monkeypatch):
     name = write_module(tmp_path, monkeypatch, ADAPTER_MODULE, on_path=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
-    assert load_model(f"py:{name}:make_model", OPTIONS).fingerprint() == "colour-model-v1"
+    fingerprint = load_model(f"py:{name}:make_model", OPTIONS).fingerprint()
+    assert fingerprint == with_code("colour-model-v1", tmp_path / f"{name}.py")
 
 
 def assert_one_line(err, *needles):
@@ -282,3 +295,21 @@ def test_invalid_adapters(tmp_path, monkeypatch, body, needles):
     with pytest.raises(MMBenchError) as err:
         load_model(f"py:{name}:make", OPTIONS)
     assert_one_line(err, *needles)
+
+
+def test_code_change_changes_the_fingerprint(tmp_path, monkeypatch):
+    """Editing any .py file of the adapter's package moves the fingerprint that keys the cache,
+    while the adapter's own fingerprint() stays the same."""
+    package = tmp_path / "mmbench_code_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "model.py").write_text(textwrap.dedent(ADAPTER_MODULE))
+    (package / "helpers.py").write_text("SCALE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("mmbench_code_pkg", "mmbench_code_pkg.model"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    before = load_model("py:mmbench_code_pkg.model:make_model", OPTIONS).fingerprint()
+    assert before.startswith("colour-model-v1|code:")
+    (package / "helpers.py").write_text("SCALE = 2\n")
+    after = load_model("py:mmbench_code_pkg.model:make_model", OPTIONS).fingerprint()
+    assert after.startswith("colour-model-v1|code:") and after != before

@@ -12,14 +12,22 @@ and uses what it returns:
 Either way the adapter is checked before any work: capabilities must be known names, a
 duck-typed object must have a method per capability, and ``fingerprint()`` must return a
 non-empty string.
+
+The fingerprint mmbench uses (in every cache key and the result) is yours plus a hash of the
+adapter's code: every ``.py`` file of the module's top-level package (or the module's own file
+when it is not in a package), so editing the adapter never serves outputs cached before the edit
+even when ``fingerprint()`` stays the same. Installed dependencies (torch, transformers, your
+other packages) are not covered: put their versions into ``fingerprint()`` if they move numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from mmbench.errors import MMBenchError, did_you_mean
@@ -216,4 +224,26 @@ def load(spec: str, options: ModelOptions) -> ModelAdapter:
         )
     adapter = validate(adapter, uri)
     adapter.uri = uri
+    code = code_hash(module_name)
+    own = adapter.fingerprint
+    # An instance attribute shadows the class's method, so subclasses keep every other method.
+    adapter.fingerprint = lambda: f"{own()}|code:{code}"
     return adapter
+
+
+def code_hash(module_name: str) -> str:
+    """First 16 hex digits of the sha256 over the relative path and bytes of every `.py` file of
+    the module's top-level package (sorted), or of the module's own file outside a package."""
+    top = sys.modules.get(module_name.split(".")[0]) or sys.modules[module_name]
+    folders = [Path(p) for p in getattr(top, "__path__", [])]
+    digest = hashlib.sha256()
+    if folders:
+        for folder in folders:
+            for path in sorted(folder.rglob("*.py")):
+                if "__pycache__" in path.parts:
+                    continue
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    elif getattr(top, "__file__", None):
+        digest.update(Path(top.__file__).read_bytes())
+    return digest.hexdigest()[:16]
