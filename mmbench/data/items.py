@@ -19,13 +19,21 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: where an image belongs in an interleaved prompt (lmms-eval's convention for MMMU's <image N>)
+IMAGE_MARKER = "<image>"
+
+
 @dataclass(frozen=True)
 class GenerationInput:
-    """One generation request: the visual input (one image, or a video's frames) and a prompt."""
+    """One generation request: the visual input (one image, several images, or a video's
+    frames) and a prompt. With `interleaved`, the prompt holds one `IMAGE_MARKER` per image, in
+    the order of `images`, where that image belongs; otherwise the images come before the text.
+    """
 
     images: tuple[Any, ...]
     prompt: str
     is_video: bool = False
+    interleaved: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,3 +92,21 @@ class GenerationItem:
         media = self.ref.content_hash()
         frames = self.sampling.key() if self.sampling else "image"
         return f"generate:{media}:{frames}:{_sha(self.prompt)}"
+
+
+@dataclass(frozen=True)
+class ImagesGenerationItem:
+    """A prompt about several images (MMMU), in order; `interleaved` as in `GenerationInput`."""
+
+    refs: tuple[MediaRef, ...]
+    prompt: str
+    interleaved: bool = False
+
+    def load(self) -> tuple[GenerationInput, None]:
+        images = tuple(load_image(ref) for ref in self.refs)
+        return GenerationInput(images, self.prompt, interleaved=self.interleaved), None
+
+    def content_key(self) -> str:
+        media = ",".join(ref.content_hash() for ref in self.refs)
+        layout = "interleaved" if self.interleaved else "images"
+        return f"generate:{media}:{layout}:{_sha(self.prompt)}"

@@ -39,7 +39,9 @@ ENCODE_IMAGES = "encode_images"
 ENCODE_TEXTS = "encode_texts"
 ENCODE_VIDEOS = "encode_videos"
 GENERATE = "generate"
-ALL_CAPABILITIES = (ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, GENERATE)
+#: not a device call: `generate` accepts several images in one prompt (MMMU); see GenerationInput
+GENERATE_MULTI_IMAGE = "generate_multi_image"
+ALL_CAPABILITIES = (ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, GENERATE, GENERATE_MULTI_IMAGE)
 __all__ = ["GenerationInput", "ModelAdapter", "ModelOptions", "Preprocessor"]
 
 

@@ -1,0 +1,155 @@
+"""Scorers of the `multiple_choice` task type: one per benchmark's official answer rule.
+
+A task YAML names its scorer (`options: {scorer: mmmu}`). Each scorer reads one prediction
+against one prepared `Question` and returns a `Judged`: right or wrong, the option it read, and
+whether it read none (unparsed: where the official pipeline would ask a GPT judge, the sample
+counts as wrong) or guessed (MMMU's seeded random fallback). The rules live in
+`mmbench.metrics.multiple_choice` and `mmbench.metrics.mmmu`; this module only maps a question's
+fields onto them. Registry values name functions of this module, so no if/elif over scorers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmbench.errors import MMBenchError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Question:
+    """One prepared row: what the model is asked and what its answer is scored against."""
+
+    id: str
+    question: str
+    prompt: str
+    #: option letter -> option text, in the order shown (empty where the options are not known)
+    choices: dict[str, str]
+    #: the gold answer: an option letter, or an open answer (a string, or a list of accepted ones)
+    answer: Any
+    open: bool = False
+    #: breakdown key -> category of this question
+    categories: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """How one prediction was read and scored."""
+
+    correct: bool
+    parsed: Any
+    unparsed: bool = False
+    random_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """A registry entry: the function's name, the rule it follows, and whether the gold answer
+    must be one of the question's option letters."""
+
+    function: str
+    description: str
+    letter_answers: bool = True
+
+
+SCORERS: dict[str, ScorerInfo] = {
+    "mmmu": ScorerInfo(
+        "score_mmmu",
+        "MMMU eval_utils: parse_multi_choice_response (seeded fallback), parse_open_response",
+        letter_answers=False,
+    ),
+    "vlmevalkit": ScorerInfo(
+        "score_vlmevalkit",
+        "VLMEvalKit can_infer (option letter, else option text); no judge: unparsed is wrong",
+    ),
+    "scienceqa": ScorerInfo(
+        "score_scienceqa", "lmms-eval ScienceQA: the letter, or 'X.' at the start"
+    ),
+    "exact_match": ScorerInfo(
+        "score_exact_match", "lmms-eval exact match of the letter, ignoring case and punctuation"
+    ),
+    "seedbench": ScorerInfo("score_seedbench", "lmms-eval SEED-Bench: the first character"),
+    "realworldqa": ScorerInfo(
+        "score_realworldqa",
+        "lmms-eval RealWorldQA: number words and option texts to letters, then exact match",
+        letter_answers=False,
+    ),
+}
+
+
+def scorer(name: str, task: str) -> Any:
+    """The scoring function registered as `name` (a one-line error names the known ones)."""
+    info = SCORERS.get(name)
+    if info is None:
+        raise MMBenchError(
+            f"task {task!r}: unknown scorer {name!r}{did_you_mean(name, SCORERS)};"
+            f" known: {', '.join(SCORERS)}"
+        )
+    return globals()[info.function]
+
+
+def score_mmmu(prediction: str, q: Question, seed: int) -> Judged:
+    """MMMU: open questions by `parse_open_response` + `eval_open`; multiple choice by
+    `parse_multi_choice_response`, whose random fallback draws from Random(f"{seed}:{id}")."""
+    from mmbench.metrics.mmmu import (
+        eval_multi_choice,
+        eval_open,
+        parse_multi_choice_response,
+        parse_open_response,
+    )
+
+    if q.open:
+        parsed = parse_open_response(prediction)
+        return Judged(eval_open(q.answer, parsed), [str(p) for p in parsed])
+    rng = random.Random(f"{seed}:{q.id}")
+    choice = parse_multi_choice_response(prediction, list(q.choices), q.choices, rng)
+    return Judged(
+        eval_multi_choice(q.answer, choice.letter),
+        choice.letter,
+        random_fallback=choice.random_fallback,
+    )
+
+
+def score_vlmevalkit(prediction: str, q: Question, seed: int) -> Judged:
+    """VLMEvalKit's rule-based extraction (MMBench, MMStar); None is unparsed and wrong."""
+    from mmbench.metrics.multiple_choice import can_infer
+
+    letter = can_infer(prediction, dict(q.choices))
+    return Judged(letter == q.answer, letter, unparsed=letter is None)
+
+
+def score_scienceqa(prediction: str, q: Question, seed: int) -> Judged:
+    from mmbench.metrics.multiple_choice import scienceqa_correct, scienceqa_letter
+
+    letter = scienceqa_letter(prediction, "".join(q.choices))
+    return Judged(scienceqa_correct(prediction, q.answer), letter, unparsed=letter is None)
+
+
+def score_exact_match(prediction: str, q: Question, seed: int) -> Judged:
+    from mmbench.metrics.multiple_choice import lmms_exact_match, normalize_exact
+
+    read = normalize_exact(prediction).upper()
+    letter = read if read in q.choices else None
+    return Judged(lmms_exact_match(prediction, q.answer), letter, unparsed=letter is None)
+
+
+def score_seedbench(prediction: str, q: Question, seed: int) -> Judged:
+    from mmbench.metrics.multiple_choice import seedbench_letter
+
+    letter = seedbench_letter(prediction)
+    return Judged(letter == q.answer, letter, unparsed=letter not in q.choices)
+
+
+def score_realworldqa(prediction: str, q: Question, seed: int) -> Judged:
+    """RealWorldQA (no official scorer: lmms-eval's filters and exact match). Unparsed: a
+    question that lists options got an answer that is none of their letters."""
+    from mmbench.metrics.multiple_choice import (
+        lmms_exact_match,
+        normalize_exact,
+        realworldqa_filter,
+    )
+
+    read = realworldqa_filter(prediction, q.question)
+    unparsed = bool(q.choices) and normalize_exact(read).upper() not in q.choices
+    return Judged(lmms_exact_match(read, str(q.answer)), read, unparsed=unparsed)
