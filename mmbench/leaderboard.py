@@ -27,8 +27,6 @@ leaderboard serialise and readers never see a half-written file.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from typing import Any
 
 from mmbench.errors import MMBenchError
 from mmbench.leaderboard_columns import TRAILING_COLUMNS
+from mmbench.leaderboard_files import LeaderboardLock, csv_text, markdown_doc
 from mmbench.metrics.registry import lower_is_better
 from mmbench.results import (
     atomic_write_bytes,
@@ -48,7 +47,6 @@ from mmbench.results import (
     safe_name,
 )
 
-LOCK_NAME = ".leaderboard.lock"
 LOCK_TIMEOUT_S = 300.0
 
 
@@ -178,11 +176,11 @@ def build_leaderboard(
                 " rows are ordered by model URI"
             )
         header, rows = _task_table(group)
-        files.append((f"{group.stem}.csv", _csv_text(header, rows)))
+        files.append((f"{group.stem}.csv", csv_text(header, rows)))
         files.append((f"{group.stem}.md", _task_markdown(group)))
     main_groups = [g for g in groups if g.main]
     header, rows = _summary_table(main_groups)
-    files.append(("summary.csv", _csv_text(header, rows)))
+    files.append(("summary.csv", csv_text(header, rows)))
     files.append(("summary.md", _summary_markdown(main_groups)))
     if plot:
         from mmbench.leaderboard_plot import plot_family
@@ -198,7 +196,7 @@ def build_leaderboard(
     if out_dir.exists() and not out_dir.is_dir():
         raise MMBenchError(f"--out {str(out_dir)!r} is a file; pass a directory")
     check_writable(out_dir)
-    with _lock(out_dir):
+    with LeaderboardLock(out_dir, LOCK_TIMEOUT_S):
         for name, content in files:
             path = out_dir / name
             if isinstance(content, bytes):
@@ -473,7 +471,7 @@ def _task_markdown(group: _Group) -> str:
         " interval, where the run computed one. Provenance (fingerprints, dtype, seed, dates)"
         f" is in `{group.stem}.csv`."
     )
-    return _markdown_doc(group.stem, intro, header, rows)
+    return markdown_doc(group.stem, intro, header, rows)
 
 
 def _with_interval(entry: _Entry, metric: str) -> str | None:
@@ -531,43 +529,7 @@ def _summary_markdown(groups: list[_Group]) -> str:
         " bootstrap interval where computed and the number of evaluated samples n; empty where a"
         " model has no result for a task."
     )
-    return _markdown_doc("Summary", intro, header, rows)
-
-
-def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    """CSV with full precision (machine-readable; the Markdown is the rounded view)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([["" if cell is None else cell for cell in row] for row in rows])
-    return buffer.getvalue()
-
-
-def _markdown_doc(title: str, intro: str, header: list[str], rows: list[list[Any]]) -> str:
-    """A titled Markdown table; numbers to 4 decimals; every column but the first right-aligned."""
-    cells = [[_md_cell(value) for value in row] for row in rows]
-    lines = [
-        f"# {title}",
-        "",
-        intro,
-        "",
-        "| " + " | ".join(_md_escape(h) for h in header) + " |",
-        "|" + "|".join(["---", *(["---:"] * (len(header) - 1))]) + "|",
-        *("| " + " | ".join(row) + " |" for row in cells),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _md_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return _md_escape(str(value))
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_doc("Summary", intro, header, rows)
 
 
 def _families(groups: list[_Group]) -> dict[str, list[_Group]]:
@@ -575,33 +537,6 @@ def _families(groups: list[_Group]) -> dict[str, list[_Group]]:
     for group in sorted(groups, key=lambda g: g.task):
         families.setdefault(group.family, []).append(group)
     return families
-
-
-# --------------------------------------------------------------------------------- file I/O
-
-
-class _lock:
-    """`filelock.FileLock` on `<out>/.leaderboard.lock`, with a user-facing timeout message."""
-
-    def __init__(self, out_dir: Path) -> None:
-        from filelock import FileLock
-
-        self.path = out_dir / LOCK_NAME
-        self.lock = FileLock(str(self.path), timeout=LOCK_TIMEOUT_S)
-
-    def __enter__(self) -> None:
-        from filelock import Timeout
-
-        try:
-            self.lock.acquire()
-        except Timeout as err:
-            raise MMBenchError(
-                f"another `mmbench leaderboard` has held {self.path} for {LOCK_TIMEOUT_S:.0f} s;"
-                " wait for it, or delete the lock file if no such process is running"
-            ) from err
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
 
 
 # ------------------------------------------------------------------------------------ values
