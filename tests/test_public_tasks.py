@@ -23,6 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers.mcq_schemas import MCQ_BUILDERS, MCQ_UNPINNED
+from helpers.openqa_schemas import BUILDERS as OPENQA_BUILDERS
+from helpers.openqa_schemas import UNPINNED as OPENQA_UNPINNED
 
 from mmbench.data.sources import open_source
 from mmbench.tasks import get_task_type, load_task, task_files
@@ -341,6 +344,12 @@ BUILDERS: dict[str, Callable[[Path], tuple[Path, int]]] = {
     "msrvtt-qa": _video_qa_hub("msrvtt-qa"),
     "msvd-qa": _video_qa_hub("msvd-qa"),
 }
+# the open-answer benchmarks (pope, mme, docvqa-val, ...) build their copies in tests/helpers
+BUILDERS.update(OPENQA_BUILDERS)
+UNPINNED |= OPENQA_UNPINNED
+# the multiple-choice benchmarks (mmmu-val, mmbench-dev-en, ...) likewise
+BUILDERS.update(MCQ_BUILDERS)
+UNPINNED |= MCQ_UNPINNED
 
 
 @pytest.fixture(scope="module")

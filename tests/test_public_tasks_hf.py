@@ -35,6 +35,7 @@ MODEL_FOR_TYPE = {
     "classification": "clip",
     "captioning": "blip",
     "qa": "blip",
+    "openqa": "blip",
 }
 #: tasks whose prompt count calls for a smaller text tower than the shared tiny CLIP's
 MODEL_FOR_TASK = {"imagenet1k-zeroshot": "clip-small-text"}

@@ -121,9 +121,9 @@ def open_source(source: SourceSpec, data_dir: Path | None = None) -> Table:
     source with a local copy (the transforms apply to it all the same)."""
     local = source.local_path()
     if data_dir is not None:
-        table = _open_local(Path(data_dir), source.split)
+        table = _open_local(Path(data_dir), source.split, source.config)
     elif local is not None:
-        table = _open_local(local, source.split)
+        table = _open_local(local, source.split, source.config)
     else:
         table = _open_hub(source)
     return _transform(table, source)
@@ -155,7 +155,7 @@ def _open_hub(source: SourceSpec) -> Table:
     return _from_datasets(dataset, fingerprint, None, f"{source.hub}[{source.split}]")
 
 
-def _open_local(path: Path, split: str) -> Table:
+def _open_local(path: Path, split: str, config: str | None = None) -> Table:
     if not path.exists():
         raise MMBenchError(
             f"local dataset {path} does not exist; check the path given by --data-dir or"
@@ -174,14 +174,14 @@ def _open_local(path: Path, split: str) -> Table:
                 )
             loaded = loaded[split]
         return _from_datasets(loaded, _hash_files(path), path, f"{path}[{split}]")
-    files = _split_parquet_files(path, split)
+    files = _split_parquet_files(path, split, config)
     if not files:
         jsonl = sorted(path.glob(f"{split}*.jsonl"))
         if len(jsonl) == 1:
             return _open_file(jsonl[0])
         raise MMBenchError(
             f"local dataset {path} holds neither a save_to_disk dataset nor parquet files for"
-            f" split {split!r} (looked for data/{split}-*.parquet and {split}/*.parquet)"
+            f" split {split!r} (looked for {_layouts(split, config)})"
         )
     dataset = _read_parquet(files, path)
     return _from_datasets(dataset, _hash_files(*files), path, f"{path}[{split}]")
@@ -219,10 +219,25 @@ def _read_or_explain(read: Any, path: Path, kind: str) -> Any:
         library.setLevel(level)
 
 
-def _split_parquet_files(path: Path, split: str) -> list[Path]:
+def _parquet_patterns(split: str, config: str | None) -> tuple[str, ...]:
+    """Where a split's parquet files may lie; a hub download of a dataset with configs keeps
+    each config in its own folder (`<config>/<split>-*.parquet`, e.g. DocVQA/validation-*)."""
     patterns = (f"data/{split}-*.parquet", f"data/{split}.parquet", f"{split}/*.parquet")
     patterns += (f"{split}-*.parquet", f"{split}.parquet")
-    for pattern in patterns:
+    if config:
+        in_config = (f"{config}/{split}-*.parquet", f"{config}/{split}.parquet")
+        in_config += (f"{config}/{split}/*.parquet", f"data/{config}/{split}-*.parquet")
+        patterns = (*in_config, *patterns)
+    return patterns
+
+
+def _layouts(split: str, config: str | None) -> str:
+    patterns = _parquet_patterns(split, config)
+    return ", ".join(p for p in patterns if p.endswith(("-*.parquet", "/*.parquet")))
+
+
+def _split_parquet_files(path: Path, split: str, config: str | None = None) -> list[Path]:
+    for pattern in _parquet_patterns(split, config):
         found = sorted(path.glob(pattern))
         if found:
             return found
