@@ -50,20 +50,22 @@ from throughput import (
 
 def forget_weight_hashes() -> None:
     """Drop the per-process memo of weight-file hashes (a new process starts without it)."""
-    from mmbench.models import builtin_effnet, hf
+    from mmbench.models import common
+    from mmbench.models.hf import source
 
-    builtin_effnet._HASHES.clear()
-    hf._hash_files.cache_clear()
+    common._HASHES.clear()
+    source._hash_files.cache_clear()
 
 
 def cache_phases():
     from mmbench.cache import OutputCache
     from mmbench.engine import Engine
-    from mmbench.models import builtin_effnet, hf
+    from mmbench.models import builtin_effnet
+    from mmbench.models.hf import source
 
     return (
         # hf: hashes its weight files while loading, builtin: on its first fingerprint() call
-        (hf, "local_content_hash", "weight sha256 in load"),
+        (source, "local_content_hash", "weight sha256 in load"),
         (builtin_effnet, "file_sha256", "weight sha256 in keys"),
         (Engine, "_keys", "cache keys (content sha256 + fingerprint)"),
         (OutputCache, "get_many", "cache lookups (SQLite get_many)"),

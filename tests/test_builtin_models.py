@@ -256,7 +256,8 @@ def test_effnet_tokenizer_and_pooling_match_the_reference(effnet):
 
 @pytest.mark.slow
 def test_effnet_fingerprint():
-    from mmbench.models.builtin_effnet import _weight_paths, file_sha256
+    from mmbench.models.builtin_effnet import _weight_paths
+    from mmbench.models.common import file_sha256
 
     a = load_model("builtin:effnet-minilm", ModelOptions(device="cpu"))
     b = load_model("builtin:effnet-minilm", ModelOptions(device="cpu", dtype="float32"))

@@ -626,7 +626,7 @@ def test_bad_dtype(dirs):
 
 
 def test_auto_dtype_rule():
-    from mmbench.models.hf import resolve_dtype
+    from mmbench.models.common import resolve_dtype
 
     half = transformers.AutoConfig.for_model("llama", dtype="bfloat16")
     full = transformers.AutoConfig.for_model("clip")
@@ -639,7 +639,7 @@ def test_auto_dtype_rule():
 
 
 def test_spec_parsing():
-    from mmbench.models.hf import parse_spec
+    from mmbench.models.hf.source import parse_spec
 
     assert parse_spec("openai/clip-vit-base-patch32") == (
         "openai/clip-vit-base-patch32",
@@ -654,7 +654,7 @@ def test_spec_parsing():
 
 def test_modules_import_without_torch():
     code = (
-        "import sys; import mmbench.models.hf, mmbench.models.hf_generation,"
+        "import sys; import mmbench.models.hf.loading, mmbench.models.common,"
         " mmbench.models.open_clip, mmbench.models.user;"
         " print('torch' in sys.modules, 'transformers' in sys.modules)"
     )

@@ -108,7 +108,7 @@ def clip_dir(tmp_path_factory):
 
 
 def hf_loads(monkeypatch):
-    import mmbench.models.hf as hf
+    import mmbench.models.hf.loading as hf
 
     loads = []
     real = hf.load

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 SCHEMES: dict[str, tuple[str, str]] = {
     "builtin": ("mmbench.models.builtin:load", "models that run offline with no download"),
-    "hf": ("mmbench.models.hf:load", "Hugging Face transformers models (hub id or local dir)"),
+    "hf": (
+        "mmbench.models.hf.loading:load",
+        "Hugging Face transformers models (hub id or local dir)",
+    ),
     "open_clip": (
         "mmbench.models.open_clip:load",
         "OpenCLIP models (pip install mmbench[open_clip])",

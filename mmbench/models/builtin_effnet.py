@@ -46,6 +46,7 @@ from mmbench.models.base import (
     encoder_preprocessor,
     resolve_device,
 )
+from mmbench.models.common import file_sha256
 
 if TYPE_CHECKING:
     import torch
@@ -108,24 +109,6 @@ def weight_files() -> list[Path]:
     """The files whose content the fingerprint covers (and the tokenizer the text side reads)."""
     effnet, minilm = _weight_paths()
     return [effnet, minilm / "model.safetensors", minilm / "tokenizer.json"]
-
-
-_HASHES: dict[tuple[str, int, int], str] = {}
-_HASH_LOCK = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file, memoised per (path, size, mtime) within the process."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    with _HASH_LOCK:
-        if key not in _HASHES:
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            _HASHES[key] = digest.hexdigest()
-        return _HASHES[key]
 
 
 def imagenet_classnames() -> list[str]:

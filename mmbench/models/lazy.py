@@ -81,10 +81,12 @@ def memo_key(uri: str, options: ModelOptions, device: str, identity: Any) -> str
 
 
 def adapter_code_hash() -> str:
-    """sha256 of mmbench's adapter sources: a code change that moves fingerprints drops memos."""
+    """sha256 of mmbench's adapter sources (every .py file under mmbench/models, the `hf`
+    package included): a code change that moves fingerprints drops memos."""
+    root = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

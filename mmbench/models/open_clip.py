@@ -29,7 +29,7 @@ from mmbench.models.base import (
     encoder_preprocessor,
     resolve_device,
 )
-from mmbench.models.hf import (
+from mmbench.models.common import (
     MICRO_BATCH,
     dtype_name,
     file_sha256,

@@ -27,16 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from mmbench.errors import MMBenchError
 from mmbench.models.base import GENERATE, GenerationInput, ModelOptions
-from mmbench.models.hf import (
+from mmbench.models.common import dtype_name, stable_hash
+from mmbench.models.hf.adapter import (
     ADAPTER_VERSION,
-    GENERATOR,
     HFAdapter,
-    HFSource,
-    dtype_name,
     preprocessing_identity,
-    stable_hash,
     to_device,
 )
+from mmbench.models.hf.families import GENERATOR
+from mmbench.models.hf.source import HFSource
 
 if TYPE_CHECKING:
     import torch

@@ -1,0 +1,94 @@
+"""What every `hf:` adapter shares: the loaded model and processor, its fingerprint's common
+parts, and moving inputs to the model's device and dtype."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmbench.models.base import ModelAdapter, ModelOptions
+from mmbench.models.common import dtype_name
+from mmbench.models.hf.source import HFSource
+
+# Bump when a change here (preprocessing, padding, pooling ...) can move any output: it is part of
+# every fingerprint, hence of every cache key.
+ADAPTER_VERSION = 1
+
+
+def to_device(features: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
+    """Move tensors to `device`; floating ones (pixel values) also to the model's dtype."""
+    import torch
+
+    out = {}
+    for key, value in features.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device)
+            if value.is_floating_point():
+                value = value.to(dtype)
+        out[key] = value
+    return out
+
+
+def preprocessing_identity(processor: Any) -> dict[str, Any]:
+    """Classes and settings of the processor: part of the fingerprint."""
+    image_processor = getattr(processor, "image_processor", None)
+    tokenizer = getattr(processor, "tokenizer", None)
+    ident: dict[str, Any] = {"processor": type(processor).__name__}
+    if image_processor is not None:
+        ident["image_processor"] = type(image_processor).__name__
+        try:
+            ident["image_settings"] = image_processor.to_dict()
+        except Exception:
+            ident["image_settings"] = repr(image_processor)
+    if tokenizer is not None:
+        ident["tokenizer"] = type(tokenizer).__name__
+        ident["vocab_size"] = len(tokenizer)
+    return ident
+
+
+class HFAdapter(ModelAdapter):
+    """What every hf: adapter holds: the loaded model and processor, where it runs, and the
+    fingerprint a subclass computes once in its constructor (`_fingerprint`)."""
+
+    _fingerprint: str
+
+    def __init__(
+        self,
+        source: HFSource,
+        model: Any,
+        processor: Any,
+        options: ModelOptions,
+        device: str,
+        dtype: Any,
+        missing_weights: list[str] | None = None,
+    ) -> None:
+        self.uri = source.name
+        self.source = source
+        self.model = model
+        self.processor = processor
+        self.options = options
+        self._device = device
+        self.dtype = dtype
+        self.missing_weights = list(missing_weights or [])
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def _describe(self, family: str, details: dict[str, Any]) -> dict[str, Any]:
+        """The facts every hf: adapter reports, the family's own `details`, then any weights the
+        checkpoint lacked."""
+        info = {
+            **self.source.describe(),
+            "family": family,
+            "class": type(self.model).__name__,
+            "model_type": getattr(self.model.config, "model_type", None),
+            "dtype": dtype_name(self.dtype),
+            "device": self.device,
+            **details,
+        }
+        if self.missing_weights:
+            info["missing_weights"] = self.missing_weights
+        return info

@@ -1,0 +1,211 @@
+"""`hf:` dual encoders (CLIP, SigLIP, SigLIP2, ALIGN, ...): image and text embeddings from
+``get_image_features`` / ``get_text_features``; capabilities ``encode_images``, ``encode_texts``
+and ``encode_videos`` (mean of frames)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mmbench.errors import MMBenchError
+from mmbench.models.base import (
+    ENCODE_IMAGES,
+    ENCODE_TEXTS,
+    ENCODE_VIDEOS,
+    Preprocessor,
+    encoder_preprocessor,
+)
+from mmbench.models.common import MICRO_BATCH, dtype_name, run_fixed_chunks, stable_hash
+from mmbench.models.hf.adapter import (
+    ADAPTER_VERSION,
+    HFAdapter,
+    preprocessing_identity,
+    to_device,
+)
+from mmbench.models.hf.families import DUAL_ENCODER
+from mmbench.models.hf.source import HFSource
+
+if TYPE_CHECKING:
+    import torch
+
+# The same as ADAPTER_VERSION for the dual-encoder path alone, so that a change here keeps
+# generators' cache entries. 2: images go through the image processor itself (see
+# HFImagePreprocessor).
+DUAL_ENCODER_VERSION = 2
+
+# Text lengths the text towers of known dual-encoder families were trained with, used only when
+# neither the processor's defaults nor the tokenizer say (keyed by config.model_type, not repo id).
+_TRAINED_TEXT_LENGTH = {"siglip": 64, "siglip2": 64, "align": 64}
+
+
+def accepted_kwargs(method: Any, features: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the features `method` names as parameters."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return dict(features)
+    named = {
+        n
+        for n, p in params.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    return {k: v for k, v in features.items() if k in named}
+
+
+def embedding_of(output: Any) -> torch.Tensor:
+    """The projected embedding from get_*_features, which is a tensor in transformers 4 and a
+    ModelOutput whose pooler_output holds the projection in transformers 5."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    for key in ("pooler_output", "image_embeds", "text_embeds"):
+        value = getattr(output, key, None)
+        if isinstance(value, torch.Tensor):
+            return value
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise TypeError(f"cannot find an embedding in {type(output).__name__}")
+
+
+@dataclass(frozen=True)
+class HFImagePreprocessor:
+    """One PIL image -> this model's pixel inputs (pixel_values, plus e.g. SigLIP2's
+    pixel_attention_mask / spatial_shapes); `collate` stacks them.
+
+    Images go to the image processor itself, not through the combined processor: in transformers 5
+    a processor's class-level image defaults override its image processor's saved settings
+    (Siglip2Processor always passes patch_size=16 and max_num_patches=256), so a checkpoint saved
+    with other settings would be cut into patches its model cannot take, or resized to another
+    patch budget than the one it was saved with.
+    """
+
+    image_processor: Any
+
+    def __call__(self, image: Any) -> dict[str, Any]:
+        if getattr(image, "mode", "RGB") != "RGB":
+            image = image.convert("RGB")
+        out = self.image_processor(images=[image], return_tensors="pt")
+        return {k: v[0] for k, v in out.items() if hasattr(v, "shape")}
+
+    def collate(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        return {key: torch.stack([f[key] for f in features]) for key in features[0]}
+
+
+@dataclass(frozen=True)
+class HFTextPreprocessor:
+    """One text -> input_ids / attention_mask padded to a fixed `max_length`.
+
+    Padding every text to the same length (the tower's trained text length) makes each row's
+    computation identical whatever else is in the batch, so embeddings do not depend on batch
+    size; it is also what SigLIP needs (it pools the last position and has no attention mask).
+    """
+
+    tokenizer: Any
+    max_length: int
+
+    def __call__(self, text: str) -> dict[str, Any]:
+        out = self.tokenizer(
+            [text],
+            padding="max_length",
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return {k: v[0] for k, v in out.items() if hasattr(v, "shape")}
+
+    def collate(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        return {key: torch.stack([f[key] for f in features]) for key in features[0]}
+
+
+def text_length(processor: Any, tokenizer: Any, config: Any) -> int:
+    """The fixed text length of a dual encoder's text tower.
+
+    In order: the processor's own default when it pads to a fixed length (ALIGN, SigLIP2), the
+    tokenizer's model_max_length (CLIP 77, SigLIP 64), the family's trained length, the text
+    tower's max_position_embeddings; never more than the latter.
+    """
+    try:
+        text_config = config.get_text_config()
+    except Exception:
+        text_config = getattr(config, "text_config", config)
+    max_positions = getattr(text_config, "max_position_embeddings", None)
+    defaults = getattr(processor, "text_kwargs", None)
+    length = None
+    if isinstance(defaults, dict) and defaults.get("padding") == "max_length":
+        length = defaults.get("max_length")
+    if length is None:
+        model_max = getattr(tokenizer, "model_max_length", None)
+        if isinstance(model_max, int) and 0 < model_max <= 100_000:
+            length = model_max
+    if length is None:
+        length = _TRAINED_TEXT_LENGTH.get(getattr(config, "model_type", None))
+    if length is None:
+        length = max_positions
+    if max_positions:
+        length = min(length or max_positions, max_positions)
+    if not length:
+        raise MMBenchError(
+            "cannot tell the text length of this model's text tower; set model_max_length in"
+            " its tokenizer_config.json"
+        )
+    return int(length)
+
+
+class HFDualEncoder(HFAdapter):
+    """CLIP-style dual encoder: image and text embeddings from get_image/text_features."""
+
+    capabilities = frozenset({ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS})
+
+    def __init__(self, source: HFSource, model: Any, processor: Any, *args: Any, **kwargs: Any):
+        super().__init__(source, model, processor, *args, **kwargs)
+        tokenizer = getattr(processor, "tokenizer", None)
+        if tokenizer is None:
+            raise MMBenchError(f"model {source.name!r} has no tokenizer; save it with the model")
+        self.max_length = text_length(processor, tokenizer, model.config)
+        self._image_pre = HFImagePreprocessor(processor.image_processor)
+        self._text_pre = HFTextPreprocessor(tokenizer, self.max_length)
+        self._fingerprint = stable_hash(
+            {
+                "adapter": "hf-dual-encoder",
+                "version": ADAPTER_VERSION,
+                "dual_encoder_version": DUAL_ENCODER_VERSION,
+                "model": source.identity(),
+                "class": type(model).__name__,
+                "dtype": dtype_name(self.dtype),
+                "preprocessing": preprocessing_identity(processor),
+                "text_max_length": self.max_length,
+                "micro_batch": MICRO_BATCH,
+            }
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return self._describe(
+            DUAL_ENCODER,
+            {
+                "image_processor": type(getattr(self.processor, "image_processor", None)).__name__,
+                "text_max_length": self.max_length,
+                "micro_batch": MICRO_BATCH,
+            },
+        )
+
+    def preprocessor(self, capability: str) -> Preprocessor:
+        return encoder_preprocessor(self, capability, self._image_pre, self._text_pre)
+
+    def encode_images(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self._embed(self.model.get_image_features, batch)
+
+    def encode_texts(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self._embed(self.model.get_text_features, batch)
+
+    def _embed(self, method: Any, batch: dict[str, Any]) -> torch.Tensor:
+        import torch
+
+        inputs = accepted_kwargs(method, to_device(batch, self.device, self.dtype))
+        with torch.inference_mode():
+            return run_fixed_chunks(lambda chunk: embedding_of(method(**chunk)), inputs).float()
