@@ -24,6 +24,7 @@ TASK_TYPES: dict[str, str] = {
     "classification": "mmbench.tasks.classification:ClassificationTask",
     "captioning": "mmbench.tasks.captioning:CaptioningTask",
     "qa": "mmbench.tasks.qa:QATask",
+    "multiple_choice": "mmbench.tasks.multiple_choice:MultipleChoiceTask",
     "openqa": "mmbench.tasks.openqa:OpenQATask",
 }
 
