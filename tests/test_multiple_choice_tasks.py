@@ -331,3 +331,14 @@ def test_tiny_idefics3_runs_end_to_end(name: str, idefics3, tmp_path: Path, one_
     assert result["task"]["n"] == rows and result["failures"]["count"] == 0
     assert set(load_task(name).metrics) <= set(result["metrics"])
     assert result["breakdown"]
+
+
+def test_multiple_choice_metrics_are_declared_in_the_registry() -> None:
+    from mmbench.metrics.registry import metric_info
+
+    infos = {m: metric_info(m) for m in get_task_type("multiple_choice").metrics}
+    assert all(info.known for info in infos.values())
+    assert infos["accuracy"].higher_is_better and infos["accuracy"].binary
+    assert not infos["unparsed"].higher_is_better and infos["unparsed"].scale == "score"
+    assert not infos["random_fallbacks"].higher_is_better
+    assert infos["circular_accuracy"].group == "group"

@@ -234,11 +234,59 @@ def _qa() -> list[tuple[str, MetricInfo]]:
     ]
 
 
+def _multiple_choice() -> list[tuple[str, MetricInfo]]:
+    """`multiple_choice` metrics besides `accuracy` (declared by `_qa`)."""
+
+    def count(name: str, description: str, flag: str) -> tuple[str, MetricInfo]:
+        return (
+            name,
+            MetricInfo(
+                name,
+                description,
+                higher_is_better=False,
+                scale="score",
+                per_sample=f"{flag}: true on the samples counted",
+                aggregation="corpus",
+                recompute="",
+                bootstrap=False,
+            ),
+        )
+
+    return [
+        (
+            "circular_accuracy",
+            MetricInfo(
+                "circular_accuracy",
+                "MMBench CircularEval: share of questions with every circular shift right",
+                per_sample="scores.circular_accuracy (the question's outcome, on each shift)",
+                aggregation="corpus",
+                recompute="",
+                bootstrap=False,
+                group="group",
+            ),
+        ),
+        (
+            "vanilla_accuracy",
+            MetricInfo(
+                "vanilla_accuracy",
+                "MMBench: accuracy on the unshifted questions only",
+                per_sample="scores.accuracy of the samples with id < 1,000,000",
+                aggregation="corpus",
+                recompute="",
+                bootstrap=False,
+            ),
+        ),
+        count("unparsed", "answers no rule could read (wrong; a judge would decide)", "unparsed"),
+        count("random_fallbacks", "MMMU answers scored by its seeded guess", "random_fallback"),
+    ]
+
+
 _DECLARED: list[tuple[str, MetricInfo]] = [
     *_retrieval(),
     *_classification(),
     *_captioning(),
     *_qa(),
+    *_multiple_choice(),
 ]
 _PATTERNS = [(re.compile(rf"^{pattern}$"), info) for pattern, info in _DECLARED]
 
