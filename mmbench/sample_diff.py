@@ -2,8 +2,8 @@
 
 A sample *flips* when its per-sample value of the chosen metric differs between the two runs: a
 0/1 metric turned from right to wrong or back, a rank that moved, a caption score that changed.
-The most informative come first: the largest change, worsenings before improvements (a gate looks
-for what broke), then by id for a stable order.
+The most informative come first: worsenings before improvements (a gate looks for what broke), the
+largest change first within each, then by id for a stable order.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Flip:
         parts.append(f"baseline {_short(self.baseline_prediction)!r}")
         parts.append(f"new {_short(self.new_prediction)!r}")
         if self.references is not None:
-            parts.append(f"references {_short(self.references)!r}")
+            parts.append(f"references {_short(self.references)}")
         return " | ".join(parts)
 
 
@@ -78,7 +78,7 @@ def flipped_samples(
                 references=_first(new_sample, "references", "answers", "label"),
             )
         )
-    flips.sort(key=lambda f: (-abs(f.new - f.baseline), not f.worse, f.id))
+    flips.sort(key=lambda f: (not f.worse, -abs(f.new - f.baseline), f.id))
     return flips
 
 
@@ -110,6 +110,8 @@ def _first(sample: dict[str, Any], *keys: str) -> Any:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, list):
+        value = "; ".join(dict.fromkeys(str(v) for v in value))  # 10 equal answers: once
     text = value if isinstance(value, str) else str(value)
     text = " ".join(text.split())
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
