@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mmbench import __version__
 from mmbench.errors import MMBenchError
@@ -37,6 +38,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _limit(text: str) -> int | float:
+    """A row count (>= 1) or a fraction of the rows in (0, 1), as lm-eval's `--limit`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value.is_integer() and value >= 1:
+        return int(value)
+    if 0 < value < 1:
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected a whole number of rows >= 1 or a fraction between 0 and 1, got {text!r}"
+    )
 
 
 def _batch_size(text: str) -> int | None:
@@ -100,18 +116,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--model",
-        required=True,
+        action="append",
         help="model URI: builtin:NAME, hf:ID[@REV] or hf:DIR,"
-        " open_clip:ARCH/PRETRAINED, py:MODULE:FACTORY, openai:MODEL (a served model)",
+        " open_clip:ARCH/PRETRAINED, py:MODULE:FACTORY, openai:MODEL (a served model);"
+        " repeat it to run every model on every task, each model loaded once",
     )
     run.add_argument(
-        "--task", required=True, help="task name (see `mmbench list tasks`) or a YAML path"
+        "--task",
+        "--tasks",
+        dest="task",
+        action="append",
+        help="task name (see `mmbench list tasks`) or a YAML path; several: a,b or repeated;"
+        " group:NAME for a task group (YAML in a task folder's groups/)",
     )
     run.add_argument(
-        "--limit", type=_positive_int, help="evaluate only the first N rows (stable order)"
+        "--config",
+        type=Path,
+        help="run config YAML: models, tasks and options (any run option by its long name);"
+        " options given on the command line win",
+    )
+    run.add_argument(
+        "--limit",
+        type=_limit,
+        help="evaluate only the first N rows (stable order), or a fraction 0<F<1 of them"
+        " (recorded as the number of rows it selected)",
     )
     run.add_argument(
         "--batch-size",
+        "--batch_size",
+        dest="batch_size",
         type=_batch_size,
         default=32,
         metavar="N|auto",
@@ -126,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--output-dir",
+        "--output_path",
+        dest="output_dir",
         type=Path,
         default=Path("results"),
         help="where results go (default results/)",
@@ -178,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--gen-kwargs",
+        "--gen_kwargs",
+        dest="gen_kwargs",
         type=_gen_kwargs,
         default={},
         metavar="K=V,...",
@@ -203,6 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
         " (values read as bool/int/float/str; see docs/models.md; recorded in the result)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the result JSON to exactly FILE (replaced if it exists) and its samples"
+        " beside it; one model and one task only",
+    )
+    run.add_argument(
+        "--include-path",
+        "--include_path",
+        dest="include_path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also read task YAMLs (and groups/) from DIR, before MMBENCH_TASKS_PATH (repeatable)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     listing = commands.add_parser(
@@ -242,7 +296,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show --limit runs (partial data, marked); by default they are left out",
     )
     board.set_defaults(handler=_cmd_leaderboard)
-    _add_report(commands)
     _add_report(commands)
 
     compare = commands.add_parser(
@@ -353,33 +406,67 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from mmbench import suite
     from mmbench.runner import RunRequest, run
+
+    config = suite.load_config(args.config) if args.config else None
+    if config is not None:
+        _apply_config(args, config.options)
+    _include_paths(args.include_path)
+    models = list(dict.fromkeys(args.model or (config.models if config else [])))
+    tasks = suite.expand_tasks(args.task or (config.tasks if config else []))
+    if not models:
+        raise MMBenchError(
+            "no model to run: pass --model URI (repeatable) or `models:` in --config"
+        )
+    if not tasks:
+        raise MMBenchError("no task to run: pass --task NAME[,NAME...] or `tasks:` in --config")
+    if args.output is not None and len(models) * len(tasks) > 1:
+        raise MMBenchError(
+            "--output FILE names one result, but this runs several models or tasks;"
+            " pass --output-dir DIR instead"
+        )
+    quiet = getattr(args, "verbosity", "info") == "quiet"
+    request = RunRequest(
+        model=models[0],
+        task=tasks[0],
+        output_dir=args.output_dir,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        data_dir=args.data_dir,
+        use_cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        embedding_store=args.embedding_store,
+        bootstrap=args.bootstrap,
+        on_error=args.on_error,
+        trust_remote_code=args.trust_remote_code,
+        progress=not args.quiet and not quiet,
+        generation=args.gen_kwargs,
+        model_args=args.model_args,
+        max_image_pixels=args.max_image_pixels,
+        output=args.output,
+    )
+    if len(models) == 1 and len(tasks) == 1 and config is None:
+        return _print_outcome(run(request))
+    pairs = suite.run_suite(
+        request,
+        models,
+        tasks,
+        on_done=lambda pair: _print_outcome(pair.outcome) if pair.outcome else None,
+        progress=None if quiet else lambda line: print(f"mmbench: {line}", file=sys.stderr),
+    )
+    suite.print_failures(pairs)
+    return max(pair.exit_code for pair in pairs)
+
+
+def _print_outcome(outcome: Any) -> int:
+    """Print one run's metrics, timing, result path and warnings; return its exit code."""
     from mmbench.table import format_metrics
 
-    outcome = run(
-        RunRequest(
-            model=args.model,
-            task=args.task,
-            output_dir=args.output_dir,
-            limit=args.limit,
-            batch_size=args.batch_size,
-            device=args.device,
-            dtype=args.dtype,
-            seed=args.seed,
-            num_workers=args.num_workers,
-            data_dir=args.data_dir,
-            use_cache=not args.no_cache,
-            cache_dir=args.cache_dir,
-            embedding_store=args.embedding_store,
-            bootstrap=args.bootstrap,
-            on_error=args.on_error,
-            trust_remote_code=args.trust_remote_code,
-            progress=not args.quiet and args.verbosity != "quiet",
-            generation=args.gen_kwargs,
-            model_args=args.model_args,
-            max_image_pixels=args.max_image_pixels,
-        )
-    )
     if outcome.path is None:
         return outcome.exit_code
     result = outcome.result
@@ -399,6 +486,62 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for metric, message in outcome.metric_errors.items():
         print(f"mmbench: warning: {metric} not computed: {message}", file=sys.stderr)
     return outcome.exit_code
+
+
+#: run options a config file may not set (they choose what runs, or are the config itself)
+_NOT_CONFIG_OPTIONS = {"help", "config", "model", "task", "handler", "output"}
+
+
+def _apply_config(args: argparse.Namespace, options: dict[str, Any]) -> None:
+    """Set run options from a config file where the command line left them at their default,
+    converting text values as the command line would."""
+    from mmbench.errors import did_you_mean
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    actions = {a.dest: a for a in commands.choices["run"]._actions}
+    allowed = sorted(set(actions) - _NOT_CONFIG_OPTIONS)
+    for key, value in options.items():
+        action = actions.get(key)
+        if action is None or key in _NOT_CONFIG_OPTIONS:
+            raise MMBenchError(
+                f"--config option {key!r} is not a run option{did_you_mean(key, allowed)};"
+                f" options: {', '.join(allowed)}"
+            )
+        if getattr(args, key) != action.default:
+            continue  # given on the command line, which wins
+        setattr(args, key, _convert(action, value, key))
+
+
+def _convert(action: argparse.Action, value: Any, key: str) -> Any:
+    def one(item: Any) -> Any:
+        if isinstance(item, str) and action.type is not None:
+            try:
+                return action.type(item)
+            except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
+                raise MMBenchError(f"--config option {key}: {err}") from None
+        return item
+
+    converted = [one(v) for v in value] if isinstance(value, list) else one(value)
+    if action.choices is not None and converted not in action.choices:
+        raise MMBenchError(
+            f"--config option {key}: {value!r} is not one of {', '.join(map(str, action.choices))}"
+        )
+    return converted
+
+
+def _include_paths(folders: list[Path]) -> None:
+    """`--include-path DIR`: search DIR for task YAMLs before MMBENCH_TASKS_PATH's folders."""
+    import os
+
+    for folder in folders:
+        if not folder.is_dir():
+            raise MMBenchError(
+                f"--include-path {folder} is not a folder; pass a folder of task YAMLs"
+            )
+    if folders:
+        current = [p for p in os.environ.get("MMBENCH_TASKS_PATH", "").split(os.pathsep) if p]
+        os.environ["MMBENCH_TASKS_PATH"] = os.pathsep.join([*map(str, folders), *current])
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -459,50 +602,6 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         print(f"mmbench: warning: {warning}", file=sys.stderr)
     for path in report.written:
         print(path)
-    return 0
-
-
-def _add_report(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser(
-        "report",
-        help="write a static HTML report: leaderboard, per-sample views, model comparisons",
-        description="Write a self-contained static site (OUT/index.html) from result JSONs:"
-        " sortable leaderboards with intervals and cost, each run's samples with thumbnails,"
-        " and two models side by side. Opens from file:// or any static host; no network.",
-    )
-    report.add_argument("inputs", nargs="+", type=Path, help="result JSON files or folders")
-    report.add_argument(
-        "--out", type=Path, default=Path("report"), help="output folder (default report/)"
-    )
-    report.add_argument(
-        "--data-dir",
-        action="append",
-        default=[],
-        metavar="TASK=DIR",
-        help="local copy of TASK's dataset for the thumbnails (repeatable; default: the run's"
-        " own --data-dir, else the task's source or the Hugging Face cache)",
-    )
-    report.add_argument(
-        "--no-images", action="store_true", help="do not read datasets (no thumbnails)"
-    )
-    report.set_defaults(handler=_cmd_report)
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    from mmbench.report import build_report
-
-    data_dirs: dict[str, Path] = {}
-    for item in args.data_dir:
-        task, sep, folder = item.partition("=")
-        if not sep or not task or not folder:
-            raise MMBenchError(f"--data-dir expects TASK=DIR, got {item!r}")
-        data_dirs[task] = Path(folder)
-    summary = build_report(
-        list(args.inputs), args.out, data_dirs=data_dirs, images=not args.no_images
-    )
-    for warning in summary.warnings:
-        print(f"mmbench: warning: {warning}", file=sys.stderr)
-    print(f"report of {summary.runs} runs: {summary.index.resolve().as_uri()}")
     return 0
 
 

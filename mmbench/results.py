@@ -244,6 +244,23 @@ def write_result(result: Result, samples: Iterable[dict[str, Any]], output_dir: 
     return path
 
 
+def write_result_at(result: Result, samples: Iterable[dict[str, Any]], path: Path) -> Path:
+    """Write the result JSON to `path` exactly (`--output FILE`: the user chose it, so an existing
+    file is replaced) and the samples beside it as `<path without .json>.samples.jsonl`."""
+    path = Path(path)
+    if path.is_dir():
+        raise MMBenchError(
+            f"--output {path} is a directory; pass a file path such as {path}/r.json"
+        )
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    lines = "".join(
+        json.dumps(s, ensure_ascii=False, default=_json_default) + "\n" for s in samples
+    )
+    atomic_write_text(path.with_name(f"{stem}.samples.jsonl"), lines)
+    atomic_write_text(path, json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n")
+    return path
+
+
 def _existing_config(path: Path) -> str | None:
     """The configuration hash of the result at `path`, or None when it cannot be read as one."""
     try:

@@ -8,6 +8,7 @@ shard of the outputs, all ranks score the gathered outputs, and rank 0 alone wri
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import subprocess
 import time
@@ -32,6 +33,7 @@ from mmbench.results import (
     check_writable,
     result_stem,
     write_result,
+    write_result_at,
 )
 from mmbench.run_checks import check_bootstrap, check_device, check_generation
 from mmbench.tasks import get_task_type, load_task
@@ -48,7 +50,9 @@ class RunRequest:
     model: str
     task: str
     output_dir: Path = Path("results")
-    limit: int | None = None
+    #: first N rows, or a fraction in (0, 1) of the rows (lm-eval's `--limit 0.1`), recorded as
+    #: the number of rows it selected
+    limit: int | float | None = None
     batch_size: int | None = 32
     device: str = "auto"
     dtype: str = "auto"
@@ -70,6 +74,8 @@ class RunRequest:
     max_image_pixels: int | None = None
     #: `--model-args`, validated by the model's scheme (see `mmbench.models.args`)
     model_args: dict[str, Any] = field(default_factory=dict)
+    #: `--output FILE`: write the result JSON exactly there (replacing it) and its samples beside
+    output: Path | None = None
 
 
 @dataclass
@@ -81,8 +87,12 @@ class RunOutcome:
     failures: dict[str, str]
 
 
-def run(request: RunRequest) -> RunOutcome:
-    """Evaluate `request.model` on `request.task` and write the result (rank 0)."""
+def run(request: RunRequest, models: Any = None) -> RunOutcome:
+    """Evaluate `request.model` on `request.task` and write the result (rank 0).
+
+    `models` (a `mmbench.suite.ModelPool`) hands back a model already loaded by an earlier run
+    of the same suite instead of loading it again.
+    """
     started = time.perf_counter()
     check_bootstrap(request.bootstrap)
     check_device(request.device)
@@ -92,8 +102,11 @@ def run(request: RunRequest) -> RunOutcome:
     check_generation(request.generation, request.model)
     distributed = init_distributed()
     if distributed.rank == 0:
-        check_writable(request.output_dir)
-        check_result_path(request.output_dir, result_stem(spec.name, request.model, request.limit))
+        check_writable(request.output.parent if request.output else request.output_dir)
+        if isinstance(request.limit, int) and request.output is None:
+            # a fraction's row count is known once the data is open; checked when written
+            stem = result_stem(spec.name, request.model, request.limit)
+            check_result_path(request.output_dir, stem)
     device = request.device
     if distributed.world_size > 1 and device in ("auto", "cuda"):
         device = _rank_device(device)
@@ -111,7 +124,11 @@ def run(request: RunRequest) -> RunOutcome:
 
         cache = OutputCache(request.cache_dir)
     with closing(cache) if cache is not None else nullcontext():
-        model = load_model(request.model, model_options, memos=cache)
+        if models is not None:
+            model = models.get(request.model, model_options, cache)
+        else:
+            model = load_model(request.model, model_options, memos=cache)
+        _reset_peak_memory(model.device)
         needed = task_type.capabilities(spec, options, model)
         for capability in needed:
             model.require(capability, spec.name)
@@ -122,7 +139,9 @@ def run(request: RunRequest) -> RunOutcome:
             )
         from mmbench.data.sources import open_source
 
-        table = open_source(spec.source, request.data_dir).head(request.limit)
+        table = open_source(spec.source, request.data_dir)
+        limit = resolve_limit(request.limit, len(table))
+        table = table.head(limit)
         table.require_columns(spec.columns, spec.name)
         num_workers = resolve_num_workers(request.num_workers, model.device)
         engine = Engine(
@@ -150,7 +169,7 @@ def run(request: RunRequest) -> RunOutcome:
             spec_hash=spec.spec_hash(),
             data_fingerprint=table.fingerprint,
             n=output.n,
-            limit=request.limit,
+            limit=limit,
             type=spec.type,
             headline=spec.headline,
         ),
@@ -184,6 +203,7 @@ def run(request: RunRequest) -> RunOutcome:
             "items_per_s": round(engine.stats.items / total, 2) if total > 0 else 0.0,
             "items": engine.stats.items,
             "computed": engine.stats.computed,
+            **_peak_memory(model.device),
             **({"server": model.call_totals()} if model.call_totals() else {}),
         },
         failures={
@@ -197,11 +217,45 @@ def run(request: RunRequest) -> RunOutcome:
     )
     path = None
     if distributed.rank == 0:
-        path = write_result(result, output.samples, request.output_dir)
+        if request.output is not None:
+            path = write_result_at(result, output.samples, request.output)
+        else:
+            path = write_result(result, output.samples, request.output_dir)
     partial = bool(output.failures or output.metric_errors)
     return RunOutcome(
         result, path, EXIT_PARTIAL if partial else EXIT_OK, output.metric_errors, output.failures
     )
+
+
+def resolve_limit(limit: int | float | None, rows: int) -> int | None:
+    """Rows to evaluate: `limit` rows, or for a fraction in (0, 1) `ceil(fraction * rows)` (at
+    least 1), as lm-eval reads `--limit`; None for all rows."""
+    if limit is None:
+        return None
+    if isinstance(limit, float) and not limit.is_integer():
+        if not 0 < limit < 1:
+            raise MMBenchError(
+                f"--limit {limit} is neither a whole number of rows nor a fraction in (0, 1)"
+            )
+        return max(1, math.ceil(limit * rows))
+    return int(limit)
+
+
+def _reset_peak_memory(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_memory(device: str) -> dict[str, float]:
+    """`{"peak_gpu_memory_mb": ...}`: the most GPU memory torch allocated during the run (MiB;
+    `torch.cuda.max_memory_allocated`), or {} on a CPU."""
+    if not device.startswith("cuda"):
+        return {}
+    import torch
+
+    return {"peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)}
 
 
 def init_distributed() -> Distributed:
