@@ -47,6 +47,9 @@ EXPECTED = {
     "chartqa-test": {"relaxed_accuracy": 0.75, "relaxed_human": 1.0, "relaxed_augmented": 0.5},
     # contained "hello"; "hel lo" not; HME spaces removed; HME case-sensitive
     "ocrbench": {"score": 2.0, "accuracy": 0.5},
+    # " Yes." and "T-Shirt" match after lower-casing and deleting punctuation, "Left" too;
+    # "dark red" is not "red", "two" is not "2"
+    "gqa-testdev": {"exact_match": 0.6},
 }
 
 
@@ -214,3 +217,23 @@ def test_scorer_roles_must_be_mapped(tmp_path: Path) -> None:
     )
     with pytest.raises(MMBenchError, match=r"must map role.*group"):
         load_task(str(path))
+
+
+def test_gqa_images_come_from_the_images_config(copies, tmp_path: Path) -> None:
+    root, _ = copies("gqa-testdev")
+    table = open_source(load_task("gqa-testdev").source, data_dir=root)
+    assert len(table) == 5 and "image" in table.columns and "imageId" in table.columns
+    first = table.rows[0]
+    assert first["imageId"] == "n161313" and first["image"]["bytes"][:4] == b"\x89PNG"
+    assert [r["id"] for r in table.head(2).rows] == ["20150000", "20150001"]
+
+
+def test_gqa_question_without_its_image_is_a_per_sample_error(tmp_path: Path) -> None:
+    from helpers.openqa_schemas import GQA_ROWS, gqa
+
+    rows = (*GQA_ROWS[:2], ("what is on the table?", "cup", "n000404", "cup"))
+    root, _ = gqa(tmp_path / "gqa", rows)
+    outcome, result, samples = _run("gqa-testdev", root, tmp_path / "out", on_error="skip")
+    assert outcome.exit_code == 3 and result["failures"]["count"] == 1
+    assert result["task"]["n"] == 2 and "error" in samples[2]
+    assert result["metrics"]["exact_match"] == 1.0

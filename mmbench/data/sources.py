@@ -14,6 +14,7 @@ happens in DataLoader workers, not here. A source may also declare row transform
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmbench.data.join import JoinedRows, JoinSpec, join_columns
 from mmbench.data.rows import ExplodeSpec, RawFramesSpec, SourceRows, transformed_columns
 from mmbench.errors import MMBenchError, did_you_mean
 
 #: where the rows come from (always part of the spec hash)
 LOCATION_KEYS = ("hub", "revision", "split", "config", "local")
 #: row transforms (in the spec hash only when declared, so older specs keep their hash)
-TRANSFORM_KEYS = ("explode", "raw_frames")
+TRANSFORM_KEYS = ("explode", "raw_frames", "join")
 SOURCE_KEYS = set(LOCATION_KEYS) | set(TRANSFORM_KEYS)
 
 
@@ -45,6 +47,7 @@ class SourceSpec:
     base_dir: Path | None = None
     explode: ExplodeSpec | None = None
     raw_frames: RawFramesSpec | None = None
+    join: JoinSpec | None = None
 
     def as_data(self) -> dict[str, Any]:
         """The YAML-level fields as plain data: every location key, and each declared transform."""
@@ -119,14 +122,26 @@ class Table:
 def open_source(source: SourceSpec, data_dir: Path | None = None) -> Table:
     """Open the split a task names, then apply its row transforms; `data_dir` replaces a hub
     source with a local copy (the transforms apply to it all the same)."""
+    table = _open_origin(source, data_dir)
+    if source.join is not None:
+        join = source.join
+        other = _open_origin(
+            dataclasses.replace(source, config=join.config, split=join.split), data_dir
+        )
+        columns = join_columns(table.columns, other.columns, join, other.description)
+        rows = JoinedRows(table.rows, other.rows, join, table.description)
+        fingerprint = f"{table.fingerprint}+{other.fingerprint}"
+        table = Table(rows, fingerprint, table.base_dir, columns, table.description)
+    return _transform(table, source)
+
+
+def _open_origin(source: SourceSpec, data_dir: Path | None) -> Table:
     local = source.local_path()
     if data_dir is not None:
-        table = _open_local(Path(data_dir), source.split, source.config)
-    elif local is not None:
-        table = _open_local(local, source.split, source.config)
-    else:
-        table = _open_hub(source)
-    return _transform(table, source)
+        return _open_local(Path(data_dir), source.split, source.config)
+    if local is not None:
+        return _open_local(local, source.split, source.config)
+    return _open_hub(source)
 
 
 def _transform(table: Table, source: SourceSpec) -> Table:

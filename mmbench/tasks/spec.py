@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmbench.data.join import parse_join
 from mmbench.data.rows import parse_explode, parse_raw_frames
 from mmbench.data.sources import SOURCE_KEYS, SourceSpec
 from mmbench.errors import MMBenchError, did_you_mean
@@ -23,7 +24,7 @@ TOP_LEVEL_KEYS = {
     "description": "one line shown by `mmbench list tasks`",
     "source": (
         "{hub: ID, revision: REV, split: S, config: C} or {local: PATH, split: S}; optional row"
-        " transforms explode and raw_frames"
+        " transforms explode, raw_frames and join"
     ),
     "columns": "mapping from the task type's roles to dataset column names",
     "metrics": "metrics to report (subset of the task type's)",
@@ -168,6 +169,7 @@ def _parse_source(raw: Any, path: Path) -> SourceSpec:
         base_dir=path.parent,
         explode=parse_explode(raw["explode"], str(path)) if "explode" in raw else None,
         raw_frames=parse_raw_frames(raw["raw_frames"], str(path)) if "raw_frames" in raw else None,
+        join=parse_join(raw["join"], str(path)) if "join" in raw else None,
     )
 
 

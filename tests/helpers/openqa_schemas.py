@@ -380,6 +380,51 @@ def textcaps(root: Path) -> tuple[Path, int]:
     return write_parquet(root, "data/val-00000-of-00001.parquet", columns, features), n
 
 
+# -------------------------------------------------------------------------------------- GQA
+#: (question, answer, image id, canned answer)
+GQA_ROWS = (
+    ("is the sky blue?", "yes", "n161313", " Yes."),
+    ("what is the man wearing?", "t-shirt", "n161313", "T-Shirt"),
+    ("which side is the cup on?", "left", "n235859", "Left"),
+    ("what color is the car?", "red", "n235859", "dark red"),
+    ("how many dogs are there?", "2", "n336443", "two"),
+)
+
+
+def gqa(root: Path, rows=GQA_ROWS) -> tuple[Path, int]:
+    """lmms-lab/GQA, a download with two configs: testdev_balanced_instructions/testdev-*.parquet
+    (id, imageId, question, answer, fullAnswer, isBalanced, groups, entailed, equivalent, types,
+    semanticStr) and testdev_balanced_images/testdev-*.parquet (id, image), joined by imageId
+    as lmms-eval's gqa_process_docs does. The images config holds one unused image too."""
+    from datasets import Image, Value
+
+    n = len(rows)
+    columns = {
+        "id": [f"2015{i:04d}" for i in range(n)],
+        "imageId": [r[2] for r in rows],
+        "question": [r[0] for r in rows],
+        "answer": [r[1] for r in rows],
+        "fullAnswer": [f"The answer is {r[1]}." for r in rows],
+        "isBalanced": [True] * n,
+        "groups": [{"global": r[1], "local": f"10c-{r[1]}"} for r in rows],
+        "entailed": ["[]"] * n,
+        "equivalent": ["[]"] * n,
+        "types": [{"structural": "query", "semantic": "attr", "detailed": "color"}] * n,
+        "semanticStr": ["select: sky ->query: color"] * n,
+    }
+    features = {k: Value("string") for k in columns}
+    features["isBalanced"] = Value("bool")
+    features["groups"] = {"global": Value("string"), "local": Value("string")}
+    features["types"] = {k: Value("string") for k in ("structural", "semantic", "detailed")}
+    path = "testdev_balanced_instructions/testdev-00000-of-00001.parquet"
+    write_parquet(root, path, columns, features)
+    image_ids = ["n161313", "n235859", "n336443", "n999999"]
+    images = {"id": image_ids, "image": [image_cell(i) for i in range(len(image_ids))]}
+    images_path = "testdev_balanced_images/testdev-00000-of-00001.parquet"
+    write_parquet(root, images_path, images, {"id": Value("string"), "image": Image()})
+    return root, n
+
+
 BUILDERS: dict[str, Callable[[Path], tuple[Path, int]]] = {
     "pope": pope,
     "mme": mme,
@@ -391,6 +436,7 @@ BUILDERS: dict[str, Callable[[Path], tuple[Path, int]]] = {
     "vizwiz-vqa-val": vizwiz,
     "ocrbench": ocrbench,
     "textcaps-val": textcaps,
+    "gqa-testdev": gqa,
 }
 #: tasks whose hub source has no commit sha in public code or docs (revision: main)
 UNPINNED = {"textvqa-val"}
@@ -403,6 +449,7 @@ CANNED: dict[str, str] = {
     **{q.lower(): a for q, _, a in DOCVQA_ROWS + INFOVQA_ROWS},
     **{r[1].lower(): r[3] for r in CHARTQA_ROWS},
     **{r[2].lower(): r[4] for r in OCRBENCH_ROWS},
+    **{q.lower(): a for q, _, _, a in GQA_ROWS},
 }
 
 
