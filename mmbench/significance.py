@@ -86,7 +86,12 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
 
 
 def pair_samples(base: list[dict[str, Any]], new: list[dict[str, Any]]) -> PairedSamples:
-    """Pair samples by `id`; samples only one run scored are left out, with a note."""
+    """Pair samples by `id`; samples only one run scored are left out, with a note.
+
+    Records with an `error` (a row that failed and was not scored) are not samples of any metric.
+    """
+    base = [s for s in base if "error" not in s]
+    new = [s for s in new if "error" not in s]
     base_ids = [str(s.get("id")) for s in base]
     new_by_id = {str(s.get("id")): s for s in new}
     if len(set(base_ids)) != len(base_ids) or len(new_by_id) != len(new):

@@ -260,7 +260,8 @@ def _multiple_choice() -> list[tuple[str, MetricInfo]]:
                 "MMBench CircularEval: share of questions with every circular shift right",
                 per_sample="scores.circular_accuracy (the question's outcome, on each shift)",
                 aggregation="corpus",
-                recompute="",
+                recompute="group_mean",
+                binary=True,
                 bootstrap=False,
                 group="group",
             ),
@@ -281,12 +282,45 @@ def _multiple_choice() -> list[tuple[str, MetricInfo]]:
     ]
 
 
+def _corpus(name: str, description: str, **kw: object) -> tuple[str, MetricInfo]:
+    """A metric mmbench cannot recompute from per-sample values: reported, never tested."""
+    fields: dict[str, object] = {"per_sample": "none (a corpus-level value)"}
+    fields.update(aggregation="corpus", recompute="", bootstrap=False, **kw)
+    return (name, MetricInfo(name, description, **fields))  # type: ignore[arg-type]
+
+
+def _open_qa() -> list[tuple[str, MetricInfo]]:
+    """`openqa` scorer metrics besides those of `_qa` (POPE, MME, ANLS, ChartQA, OCRBench)."""
+    return [
+        _corpus("precision", "POPE: TP / (TP + FP), pooled over all rows"),
+        _corpus("recall", "POPE: TP / (TP + FN), pooled over all rows"),
+        _corpus("f1", "POPE: F1 of the pooled precision and recall"),
+        _corpus("mean_f1", "POPE: mean of the per-category F1"),
+        _corpus("perception", "MME: sum of perception subtask scores, 0..2000", scale="percentage"),
+        _corpus("cognition", "MME: sum of cognition subtask scores, 0..800", scale="percentage"),
+        _corpus("total", "MME: perception + cognition, 0..2800", scale="percentage"),
+        _corpus("relaxed_accuracy", "ChartQA: mean of the human and augmented relaxed accuracies"),
+        _corpus("relaxed_human", "ChartQA human-written questions: relaxed accuracy"),
+        _corpus("relaxed_augmented", "ChartQA machine-generated questions: relaxed accuracy"),
+        _corpus("score", "OCRBench: questions whose answer is in the prediction", scale="score"),
+        (
+            "anls",
+            MetricInfo(
+                "anls",
+                "ANLS (RRC evaluation: normalised Levenshtein similarity, threshold 0.5)",
+                per_sample="scores.anls",
+            ),
+        ),
+    ]
+
+
 _DECLARED: list[tuple[str, MetricInfo]] = [
     *_retrieval(),
     *_classification(),
     *_captioning(),
     *_qa(),
     *_multiple_choice(),
+    *_open_qa(),
 ]
 _PATTERNS = [(re.compile(rf"^{pattern}$"), info) for pattern, info in _DECLARED]
 

@@ -189,7 +189,19 @@ def _bleu(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
     return MeanRatio(sums, formula)
 
 
+def _group_mean(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """The mean over groups of a value every member of a group carries (CircularEval)."""
+    keys = [str(_field(s, info.group or "group", info)) for s in samples]
+    sizes: dict[str, int] = {}
+    for key in keys:
+        sizes[key] = sizes.get(key, 0) + 1
+    values = np.asarray([_sample_value(info, s) for s in samples], dtype=float)
+    share = np.asarray([1.0 / sizes[k] for k in keys])
+    return MeanRatio(np.stack([values * share, share], axis=1), ratio)
+
+
 _READERS = {
+    "group_mean": _group_mean,
     "mean": _mean,
     "median": _median,
     "rsum": _rsum,
