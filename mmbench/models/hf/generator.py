@@ -25,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mmbench.data.items import IMAGE_MARKER
 from mmbench.errors import MMBenchError
-from mmbench.models.base import GENERATE, GenerationInput, ModelOptions
+from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, GenerationInput, ModelOptions
 from mmbench.models.common import dtype_name, stable_hash
 from mmbench.models.hf.adapter import (
     ADAPTER_VERSION,
@@ -69,6 +70,17 @@ class GenerationBatch:
         return self.size
 
 
+def _interleaved_content(prompt: str) -> list[dict[str, Any]]:
+    """Chat content for a prompt with IMAGE_MARKERs: text pieces and images in prompt order."""
+    content: list[dict[str, Any]] = []
+    for index, piece in enumerate(prompt.split(IMAGE_MARKER)):
+        if index:
+            content.append({"type": "image"})
+        if piece:
+            content.append({"type": "text", "text": piece})
+    return content
+
+
 def _rgb(image: Any) -> Any:
     return image if getattr(image, "mode", "RGB") == "RGB" else image.convert("RGB")
 
@@ -106,19 +118,30 @@ class HFGenerationPreprocessor:
                 " use a multi-image model"
             )
         video = as_video and self.video_mode == VIDEO_AS_VIDEO
-        return GenItem(self.render(request.prompt, len(images), video), images, video)
+        interleaved = request.interleaved and not request.is_video
+        text = self.render(request.prompt, len(images), video, interleaved)
+        return GenItem(text, images, video)
 
-    def render(self, prompt: str, n_images: int, video: bool) -> str | None:
+    def render(
+        self, prompt: str, n_images: int, video: bool, interleaved: bool = False
+    ) -> str | None:
+        """The prompt text; `interleaved` prompts mark each image's place with IMAGE_MARKER,
+        where a chat template gets an image entry and a plain prompt the image token."""
         if self.prompt_format == PROMPT_CHAT:
-            content: list[dict[str, Any]] = (
-                [{"type": "video"}] if video else [{"type": "image"} for _ in range(n_images)]
-            )
-            if prompt:
-                content.append({"type": "text", "text": prompt})
+            if interleaved:
+                content = _interleaved_content(prompt)
+            else:
+                content = (
+                    [{"type": "video"}] if video else [{"type": "image"} for _ in range(n_images)]
+                )
+                if prompt:
+                    content.append({"type": "text", "text": prompt})
             messages = [{"role": "user", "content": content}]
             return self.processor.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=False
             )
+        if interleaved and self.image_token:
+            return prompt.replace(IMAGE_MARKER, self.image_token)
         placeholder = ""
         if video and self.video_token:
             placeholder = self.video_token
@@ -284,6 +307,8 @@ class HFGenerator(HFAdapter):
         image_token = _token(processor, "image_token")
         video_token = _token(processor, "video_token")
         chat = _has_chat_template(processor)
+        if image_token:  # image tokens mark each image's place, so a prompt may hold several
+            self.capabilities = frozenset({GENERATE, GENERATE_MULTI_IMAGE})
         if getattr(processor, "video_processor", None) is not None and (
             video_token or (chat and "video" in _template_text(processor))
         ):
