@@ -7,9 +7,10 @@ User-facing description: docs/leaderboards.md. In short, for every task:
   `task.headline` when present, else the first key of its `metrics` dict. CSV columns: `model`,
   each metric (headline first) followed by `<metric>_ci_lo`, `<metric>_ci_hi` when any result has
   a CI for it, then the provenance columns of `mmbench.leaderboard_columns.TRAILING_COLUMNS`
-  (`n`, `limit`, `skipped`, `config`, `dtype`, `seed`, task, version, fingerprints, mmbench
-  version, date). The Markdown copy is the readable view: `model`, each metric with its interval
-  in one cell ("0.5333 [0.4286, 0.6190]"), and `n`; provenance stays in the CSV.
+  (`n`, `limit`, `skipped`, `config`, `dtype`, `seed`, the cost columns of `mmbench.cost`, task,
+  version, fingerprints, mmbench version, date). The Markdown copy is the readable view: `model`,
+  each metric with its interval in one cell ("0.5333 [0.4286, 0.6190]"), and `n`; provenance
+  stays in the CSV.
 * Numbers from different task versions or data fingerprints are never put in one column: the
   newest group (highest version, then most recent result) gets `<task>.csv`, every other group
   `<task>@v<version>-<fp8>.csv`, with a warning.
@@ -34,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mmbench.cost import cost_of
 from mmbench.errors import MMBenchError
 from mmbench.leaderboard_columns import TRAILING_COLUMNS
 from mmbench.leaderboard_files import LeaderboardLock, csv_text, markdown_doc
@@ -84,6 +86,8 @@ class _Entry:
     settings: str = ""
     #: what tells this row apart from the same model's other configurations ("" when alone)
     config: str = ""
+    #: `mmbench.cost.cost_of`: speed, wall time, peak GPU memory, tokens, hardware
+    cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def time(self) -> float:
@@ -302,6 +306,7 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
         n=task.get("n"),
         mmbench_version=str(data.get("mmbench_version") or ""),
         created_at=str(data.get("created_at") or ""),
+        cost=cost_of(data),
         limit=_whole(task.get("limit")),
         skipped=_whole(failures.get("count")) or 0,
         dtype=str(config.get("dtype") or ""),
@@ -451,8 +456,9 @@ def _task_table(group: _Group) -> tuple[list[str], list[list[Any]]]:
             "model_fingerprint": entry.model_fingerprint,
             "mmbench_version": entry.mmbench_version,
             "date": entry.created_at,
+            **entry.cost,
         }
-        rows.append(row + [provenance[c] for c in TRAILING_COLUMNS])
+        rows.append(row + [provenance.get(c) for c in TRAILING_COLUMNS])
     return header, rows
 
 

@@ -89,10 +89,12 @@ def test_diff_lists_flips_both_ways(toy):
     diff = read_data(site / pair["file"])
     a_model = next(r["model"] for r in task["runs"] if r["id"] == diff["a"])
     better, worse = ("a_better", "b_better") if a_model == "py:toy_a" else ("b_better", "a_better")
-    assert [e[0] for e in diff[better]] == ["s0"]  # toy_a scores s0, the other model not
-    assert [e[0] for e in diff[worse]] == ["s1"]
-    # not flipped but different: s4 (scores differ by 0.4) before s2 (same score, other words)
-    assert [e[0] for e in diff["other"]] == ["s4", "s2"]
+    # compare's flips: the per-sample CIDEr changed; largest change first
+    assert diff["metric"] == "CIDEr"
+    assert [e[0] for e in diff[better]] == ["s0"]  # 1.2 -> 0
+    assert [e[0] for e in diff[worse]] == ["s4", "s1"]  # 0.3 -> 0.8, then 0 -> 0.4
+    # same score, another prediction
+    assert [e[0] for e in diff["other"]] == ["s2"]
 
 
 def test_failure_rules():

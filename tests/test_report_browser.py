@@ -164,14 +164,14 @@ def test_compare_view_shows_flips(site, watch):
     a, b = _run_id(site, "py:toy_a"), _run_id(site, XSS_MODEL)
     page.goto((site / "compare.html").as_uri() + f"#task={TOY_TASK}&a={a}&b={b}")
     _ready(page)
-    assert _sample_ids(page, "#diff") == ["s0"]  # passes with A, fails with B
+    assert _sample_ids(page, "#diff") == ["s0"]  # better with A (CIDEr 1.2 -> 0)
     assert _images_loaded(page) == [True]
     page.check('input[value="b_better"]')
-    page.wait_for_function("document.querySelector('#diff tbody tr')?.dataset.sampleId === 's1'")
-    assert _sample_ids(page, "#diff") == ["s1"]
-    page.check('input[value="other"]')
     page.wait_for_function("document.querySelectorAll('#diff tbody tr').length === 2")
-    assert _sample_ids(page, "#diff") == ["s4", "s2"]
+    assert _sample_ids(page, "#diff") == ["s4", "s1"]  # largest change first
+    page.check('input[value="other"]')
+    page.wait_for_function("document.querySelectorAll('#diff tbody tr').length === 1")
+    assert _sample_ids(page, "#diff") == ["s2"]
     assert page.locator("#diff dd.differs").count() > 0
     assert page.evaluate("window.__xss") is None
 

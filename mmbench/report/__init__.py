@@ -3,6 +3,6 @@
 See `mmbench.report.site` for the layout and docs/leaderboards.md for users.
 """
 
-from mmbench.report.site import ReportSummary, build_report, cost_of
+from mmbench.report.site import ReportSummary, build_report
 
-__all__ = ["ReportSummary", "build_report", "cost_of"]
+__all__ = ["ReportSummary", "build_report"]

@@ -10,9 +10,10 @@ A sample is a *failure* when it got no credit on its task's headline metric or d
 * otherwise: its per-sample headline score (`scores[<headline>]`) is 0 (VQA accuracy, exact match,
   a CIDEr of 0).
 
-A sample with none of these fields (or a non-zero continuous score) is not a failure. Two runs of
-one task *flip* on a sample when it passes in one and fails in the other: the same paired notion
-that McNemar's test counts (discordant pairs).
+A sample with none of these fields (or a non-zero continuous score) is not a failure. The
+comparison view lists the samples whose per-sample headline value changed
+(`mmbench.sample_diff`, as `compare --show`); where samples hold no such value it falls back to
+`flips` here: passes in one run and fails in the other (McNemar's discordant pairs).
 """
 
 from __future__ import annotations

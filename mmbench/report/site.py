@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import mmbench
-from mmbench.compare import lower_is_better
+from mmbench.cost import cost_of
+from mmbench.metrics.registry import lower_is_better
 from mmbench.report import samples as sample_rules
 from mmbench.report.collect import Run, collect_runs
 from mmbench.report.media import TaskMedia, task_media
@@ -200,32 +201,6 @@ def _run_entry(run: Run, count: int, outcomes: list[tuple[str, bool | None]]) ->
     }
 
 
-def cost_of(result: dict[str, Any]) -> dict[str, Any]:
-    """Cost figures of a result JSON: items/s, wall time, peak GPU memory, tokens/s, requests,
-    tokens and the hardware, each None when the result does not record it.
-
-    Reads `timing` (`items_per_s`, `total_s`, `peak_gpu_memory_mb`, `tokens_per_s`, `requests`,
-    `tokens`) and names the hardware from `environment` (GPU names, else the CPU) and the device.
-    """
-    timing = result.get("timing") or {}
-    env = result.get("environment") or {}
-    device = str((result.get("config") or {}).get("device") or "")
-    gpus = [str(g) for g in env.get("gpus") or []]
-    if device.startswith("cuda") and gpus:
-        hardware = f"{len(gpus)}x {gpus[0]}" if len(gpus) > 1 else gpus[0]
-    else:
-        hardware = str(env.get("cpu") or device or "") or None
-    return {
-        "items_per_s": timing.get("items_per_s"),
-        "wall_s": timing.get("total_s"),
-        "peak_gpu_memory_mb": timing.get("peak_gpu_memory_mb"),
-        "tokens_per_s": timing.get("tokens_per_s"),
-        "requests": timing.get("requests"),
-        "tokens": timing.get("tokens"),
-        "hardware": hardware,
-    }
-
-
 def _write_diff(
     a: Run,
     b: Run,
@@ -233,24 +208,40 @@ def _write_diff(
     outcomes: dict[str, list[tuple[str, bool | None]]],
     out_dir: Path,
 ) -> dict[str, Any]:
-    """The samples runs `a` and `b` disagree on: flips both ways, then other differences
-    (another prediction or headline score), largest score difference first."""
+    """The samples runs `a` and `b` disagree on, paired by id.
+
+    Flips are `compare`'s (`mmbench.sample_diff.flipped_samples`): the per-sample value of the
+    headline (else the first metric the samples hold) changed, split into better with A and
+    better with B, largest change first. Samples without such a value fall back to the report's
+    pass/fail (`mmbench.report.samples.flips`). "Other" lists the remaining samples whose
+    prediction differs.
+    """
+    from mmbench.metrics.sample_stats import Unavailable
+    from mmbench.sample_diff import diff_metric, flipped_samples
+
     pos_a = {sid: i for i, (sid, _) in enumerate(outcomes[a.id])}
     pos_b = {sid: i for i, (sid, _) in enumerate(outcomes[b.id])}
-    a_better, b_better = sample_rules.flips(outcomes[a.id], outcomes[b.id])
+    shared = [sid for sid in pos_a if sid in pos_b]
+    samples_a = [loaded[a.id][pos_a[sid]] for sid in shared]
+    samples_b = [loaded[b.id][pos_b[sid]] for sid in shared]
+    metric = diff_metric(a.headline, list(a.metrics), samples_a[0]) if shared else None
+    a_better: list[str] = []
+    b_better: list[str] = []
+    try:
+        if metric is None or any("id" not in sample for sample in samples_a):
+            raise Unavailable("no per-sample metric or no sample ids")
+        for flip in flipped_samples(samples_a, samples_b, metric):
+            # flipped_samples reads a as the baseline: "worse" means worse with b
+            (a_better if flip.worse else b_better).append(flip.id)
+    except Unavailable:
+        metric = None
+        a_better, b_better = sample_rules.flips(outcomes[a.id], outcomes[b.id])
     flipped = set(a_better) | set(b_better)
-    other = []
-    for sid, i in pos_a.items():
-        j = pos_b.get(sid)
-        if j is None or sid in flipped:
-            continue
-        sa, sb = loaded[a.id][i], loaded[b.id][j]
-        score_a = sample_rules.numeric_scores(sa).get(a.headline)
-        score_b = sample_rules.numeric_scores(sb).get(a.headline)
-        gap = abs(score_a - score_b) if score_a is not None and score_b is not None else 0.0
-        if gap > 0 or sa.get("prediction") != sb.get("prediction"):
-            other.append((gap, sid))
-    other.sort(key=lambda item: -item[0])
+    other = [
+        sid
+        for sid, sa, sb in zip(shared, samples_a, samples_b, strict=True)
+        if sid not in flipped and sa.get("prediction") != sb.get("prediction")
+    ]
     name = f"{a.id}__{b.id}"
     _write_data(
         out_dir / "diffs" / f"{name}.js",
@@ -258,15 +249,17 @@ def _write_diff(
         {
             "a": a.id,
             "b": b.id,
+            "metric": metric,
             "a_better": [[sid, pos_a[sid], pos_b[sid]] for sid in a_better],
             "b_better": [[sid, pos_a[sid], pos_b[sid]] for sid in b_better],
-            "other": [[sid, pos_a[sid], pos_b[sid]] for _, sid in other],
+            "other": [[sid, pos_a[sid], pos_b[sid]] for sid in other],
         },
     )
     return {
         "a": a.id,
         "b": b.id,
         "file": f"diffs/{name}.js",
+        "metric": metric,
         "a_better": len(a_better),
         "b_better": len(b_better),
         "other": len(other),

@@ -15,7 +15,7 @@ TOY_TASK = "report-toy"
 TOY_IDS = ("s0", "s1", "s2", "s3", "s4", "s5")
 #: per-sample CIDEr of the two toy models: A fails s1, s3; B fails s0, s3 (a score of 0)
 CIDER_A = (1.2, 0.0, 0.5, 0.0, 0.3, 0.9)
-CIDER_B = (0.0, 0.4, 0.5, 0.0, 0.7, 0.9)
+CIDER_B = (0.0, 0.4, 0.5, 0.0, 0.8, 0.9)
 PRED_A = ("a red square", "a blank", XSS_IMG, "same", "a yellow square", "same five")
 PRED_B = ("nothing", "a green square", "a blue square", "same", XSS_SCRIPT, "same five")
 COLOURS = ((200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (200, 30, 200), (9, 9, 9))

@@ -78,9 +78,10 @@
         document.body.setAttribute("data-ready", "true");
         return null;
       }
-      document.getElementById("count-a_better").textContent = diff.a_better.length + " pass with A, fail with B";
-      document.getElementById("count-b_better").textContent = diff.b_better.length + " pass with B, fail with A";
-      document.getElementById("count-other").textContent = diff.other.length + " other differences";
+      const unit = diff.metric ? " (" + diff.metric + ")" : " (pass/fail)";
+      document.getElementById("count-a_better").textContent = diff.a_better.length + " better with A" + unit;
+      document.getElementById("count-b_better").textContent = diff.b_better.length + " better with B" + unit;
+      document.getElementById("count-other").textContent = diff.other.length + " same score, another prediction";
       const list = diff[state.kind];
       const pages = Math.max(1, Math.ceil(list.length / M.PAGE));
       state.page = Math.min(state.page, pages - 1);
