@@ -342,3 +342,23 @@ def test_multiple_choice_metrics_are_declared_in_the_registry() -> None:
     assert not infos["unparsed"].higher_is_better and infos["unparsed"].scale == "score"
     assert not infos["random_fallbacks"].higher_is_better
     assert infos["circular_accuracy"].group == "group"
+
+
+def test_bad_rows_stop_a_default_run_with_one_line(tmp_path: Path) -> None:
+    from mmbench.errors import MMBenchError
+    from mmbench.runner import RunRequest, run
+
+    rows = (
+        *MMMU_ROWS[:1],
+        ("validation_Art_5", "Which? <image 1>", "[]", "A", "multiple-choice", 1),
+    )
+    data, _ = MCQ_BUILDERS["mmmu-val"](tmp_path / "data", rows)
+    request = RunRequest(model="builtin:random", task="mmmu-val", data_dir=data)
+    request.output_dir, request.use_cache, request.progress = tmp_path / "out", False, False
+    with pytest.raises(MMBenchError) as err:
+        run(request)
+    assert str(err.value).startswith("row validation_Art_5: options must be a non-empty list")
+    request.on_error = "skip"
+    outcome = run(request)
+    assert outcome.exit_code == 3 and outcome.result.task.n == 1
+    assert outcome.failures["validation_Art_5"].startswith("options must be a non-empty list")

@@ -195,7 +195,7 @@ class MultipleChoiceTask(TaskType):
             except (MMBenchError, MediaError) as err:
                 if ctx.engine.config.on_error == "fail":
                     raise
-                failures[rid] = str(err)
+                failures[rid] = str(err).removeprefix(f"row {rid}: ")
                 continue
             questions.append(question)
             items.append(self._item(question, refs, options))
