@@ -103,14 +103,21 @@ class OutputCache:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, capability TEXT,"
-                    " kind TEXT, dtype TEXT, shape TEXT, data BLOB, meta TEXT)"
+                    " kind TEXT, dtype TEXT, shape TEXT, data BLOB, meta TEXT, checksum TEXT)"
                 )
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS models (key TEXT PRIMARY KEY, memo TEXT)"
                 )
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS file_hashes (key TEXT PRIMARY KEY, sha TEXT)"
+                )
                 columns = {row[1] for row in self._db.execute("PRAGMA table_info(outputs)")}
                 if "checksum" not in columns:  # caches written before checksums
-                    self._db.execute("ALTER TABLE outputs ADD COLUMN checksum TEXT")
+                    try:
+                        self._db.execute("ALTER TABLE outputs ADD COLUMN checksum TEXT")
+                    except sqlite3.OperationalError as err:  # another process added it first
+                        if "duplicate column" not in str(err):
+                            raise
                 return
             except sqlite3.OperationalError as err:
                 if "locked" not in str(err) or time.monotonic() > deadline:
@@ -178,6 +185,32 @@ class OutputCache:
         except sqlite3.DatabaseError as err:
             raise self._explain(err) from err
 
+    def get_file_hashes(self, keys: Sequence[str]) -> dict[str, str]:
+        """Remembered content hashes of files, keyed by `[path, size, mtime_ns]` JSON texts
+        (see `mmbench.data.media_fingerprint`); unknown keys are absent."""
+        found: dict[str, str] = {}
+        try:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = list(keys[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    self._db.execute(
+                        f"SELECT key, sha FROM file_hashes WHERE key IN ({marks})", chunk
+                    )
+                )
+        except sqlite3.DatabaseError as err:
+            raise self._explain(err) from err
+        return found
+
+    def put_file_hashes(self, hashes: dict[str, str]) -> None:
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO file_hashes VALUES (?, ?)", list(hashes.items())
+                )
+        except sqlite3.DatabaseError as err:
+            raise self._explain(err) from err
+
     def stats(self) -> CacheStats:
         try:
             counts = dict(
@@ -195,6 +228,7 @@ class OutputCache:
         with self._db:
             self._db.execute("DELETE FROM outputs")
             self._db.execute("DELETE FROM models")
+            self._db.execute("DELETE FROM file_hashes")
         self._db.execute("VACUUM")
         return int(count)
 

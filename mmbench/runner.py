@@ -7,6 +7,7 @@ shard of the outputs, all ranks score the gathered outputs, and rank 0 alone wri
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -103,7 +104,7 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
     distributed = init_distributed()
     if distributed.rank == 0:
         check_writable(request.output.parent if request.output else request.output_dir)
-        if isinstance(request.limit, int) and request.output is None:
+        if (request.limit is None or isinstance(request.limit, int)) and request.output is None:
             # a fraction's row count is known once the data is open; checked when written
             stem = result_stem(spec.name, request.model, request.limit)
             check_result_path(request.output_dir, stem)
@@ -143,6 +144,11 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
         limit = resolve_limit(request.limit, len(table))
         table = table.head(limit)
         table.require_columns(spec.columns, spec.name)
+        from mmbench.data.media_fingerprint import media_fingerprint
+
+        table = dataclasses.replace(
+            table, fingerprint=media_fingerprint(table, spec.columns, memo=cache)
+        )
         num_workers = resolve_num_workers(request.num_workers, model.device)
         engine = Engine(
             model,
