@@ -100,6 +100,7 @@ def test_pope_breakdown_per_subset(copies, tmp_path: Path) -> None:
     )
     assert samples[0]["id"] == "100" and samples[0]["category"] == "adversarial"
     assert [s["scores"]["accuracy"] for s in samples] == [1.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    assert [s["parsed"] for s in samples] == ["yes", "no", "no", "yes", "no", "yes"]
 
 
 def test_mme_subtasks_groups_and_prompt(copies, tmp_path: Path) -> None:
@@ -112,6 +113,8 @@ def test_mme_subtasks_groups_and_prompt(copies, tmp_path: Path) -> None:
         "Is there a red car in this image?\nAnswer the question using a single word or phrase."
     )
     assert samples[0]["question"].endswith(" Please answer yes or no.")
+    assert [s["parsed"] for s in samples] == ["yes", "no", "other", "no", "yes", "no"]
+    assert [s.get("unparsed", False) for s in samples] == [False, False, True, False, False, False]
 
 
 def test_textvqa_question_is_capitalised_and_answers_normalised(copies, tmp_path) -> None:

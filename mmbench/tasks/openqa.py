@@ -151,6 +151,8 @@ class OpenQATask(TaskType):
             if index in predictions:
                 sample["prediction"] = predictions[index]
                 sample["scores"] = {m: v[position_of[index]] for m, v in scored.per_sample.items()}
+                if scored.fields is not None:
+                    sample.update(scored.fields[position_of[index]])
             else:
                 sample["error"] = errors[index]
             samples.append(sample)

@@ -39,6 +39,8 @@ class Scored:
     breakdown: dict[str, dict[str, float]] | None = None
     #: metrics that are the plain mean of `per_sample[name]` (a per-sample bootstrap is exact)
     means: tuple[str, ...] = ()
+    #: extra fields of each sample record (e.g. how an answer was parsed), or None
+    fields: list[dict[str, object]] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,17 +154,24 @@ def score_vqa(data: ScoringInput) -> Scored:
 
 def score_pope(data: ScoringInput) -> Scored:
     """POPE's evaluate.py metrics, pooled and per category (mmbench.metrics.pope)."""
-    from mmbench.metrics.pope import pope_scores
+    from mmbench.metrics.pope import pope_says_no, pope_scores
 
     out = pope_scores(data.predictions, [a[0] for a in data.answers], _need(data.categories))
+    fields: list[dict[str, object]] = [
+        {"parsed": "no" if pope_says_no(p) else "yes"} for p in data.predictions
+    ]
     return Scored(
-        out["metrics"], {"accuracy": out["per_question"]}, out["breakdown"], means=("accuracy",)
+        out["metrics"],
+        {"accuracy": out["per_question"]},
+        out["breakdown"],
+        means=("accuracy",),
+        fields=fields,
     )
 
 
 def score_mme(data: ScoringInput) -> Scored:
     """MME's calculation.py scores per subtask and the two totals (mmbench.metrics.mme)."""
-    from mmbench.metrics.mme import mme_scores
+    from mmbench.metrics.mme import mme_parse, mme_scores
 
     out = mme_scores(
         data.predictions,
@@ -170,7 +179,15 @@ def score_mme(data: ScoringInput) -> Scored:
         _need(data.categories),
         _need(data.groups),
     )
-    return Scored(out["metrics"], {"accuracy": out["per_question"]}, out["breakdown"])
+    fields: list[dict[str, object]] = []
+    for prediction in data.predictions:
+        parsed = mme_parse(prediction)
+        field: dict[str, object] = {"parsed": parsed}
+        if parsed == "other":  # flagged as the multiple-choice tasks flag theirs
+            field["unparsed"] = True
+        fields.append(field)
+    scores = {"accuracy": out["per_question"]}
+    return Scored(out["metrics"], scores, out["breakdown"], fields=fields)
 
 
 def score_anls(data: ScoringInput) -> Scored:
