@@ -93,7 +93,6 @@ def _retrieval() -> list[tuple[str, MetricInfo]]:
                         per_sample=where,
                         aggregation="corpus",
                         recompute="median",
-                        bootstrap=False,
                     ),
                 )
             )
@@ -119,7 +118,6 @@ def _retrieval() -> list[tuple[str, MetricInfo]]:
                 per_sample="rank_visual_to_text and ranks_text_to_visual",
                 aggregation="corpus",
                 recompute="rsum",
-                bootstrap=False,
             ),
         )
     )
@@ -145,7 +143,6 @@ def _classification() -> list[tuple[str, MetricInfo]]:
                 per_sample="label and correct",
                 aggregation="corpus",
                 recompute="class_mean",
-                bootstrap=False,
             ),
         ),
     ]
@@ -163,7 +160,6 @@ def _captioning() -> list[tuple[str, MetricInfo]]:
                 per_sample="n-gram statistics of prediction against references (recomputed)",
                 aggregation="corpus",
                 recompute="bleu",
-                bootstrap=False,
             ),
         )
         for n in (1, 2, 3, 4)

@@ -42,6 +42,28 @@ def statistic(name: str, samples: Sequence[dict[str, Any]]) -> Statistic:
     return reader(info, samples)
 
 
+def bootstrap_interval(
+    name: str,
+    samples: Sequence[dict[str, Any]],
+    n: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of metric `name` recomputed on resamples of `samples`.
+
+    The resamples are exactly those `bootstrap_ci` draws for `len(samples)` items and `seed`, and
+    the metric's own aggregate is recomputed on each (a median for MdR, summed n-gram counts for
+    BLEU, ...), so for a mean it equals `bootstrap_ci(values, np.mean)` up to float rounding.
+    """
+    from mmbench.metrics.bootstrap import _check, _percentile_interval, _resamples
+    from mmbench.metrics.paired import _counts
+
+    _check(n, alpha)
+    stat = statistic(name, samples)
+    values = [stat.on(_counts(draws, len(samples))) for draws in _resamples(len(samples), n, seed)]
+    return _percentile_interval(np.concatenate(values), alpha)
+
+
 def binary_units(name: str, samples: Sequence[dict[str, Any]]) -> np.ndarray | None:
     """The 0/1 values of `name`'s units (one per visual query, caption or sample), or None.
 

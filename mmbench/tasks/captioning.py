@@ -14,7 +14,13 @@ from typing import Any
 from mmbench.data.items import GenerationItem
 from mmbench.models.base import GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
-from mmbench.tasks.common import as_text_list, bootstrap_means, row_ids, visual_items
+from mmbench.tasks.common import (
+    as_text_list,
+    bootstrap_means,
+    corpus_intervals,
+    row_ids,
+    visual_items,
+)
 from mmbench.tasks.spec import TaskSpec
 
 METRICS = {
@@ -98,7 +104,18 @@ class CaptioningTask(TaskType):
             metrics=metrics,
             samples=samples,
             n=len(kept),
-            ci=bootstrap_means(ctx, per_item),
+            ci={
+                **bootstrap_means(ctx, per_item),
+                # BLEU sums n-gram counts over the corpus: recomputed on each resample.
+                **corpus_intervals(
+                    ctx,
+                    [m for m in metrics if m.startswith("Bleu_")],
+                    [
+                        {"prediction": out.outputs[i], "references": references[ids[i]]}
+                        for i in kept
+                    ],
+                ),
+            },
             failures={ids[i]: msg for i, msg in out.failed.items()},
             metric_errors=dict(scores.get("errors", {})),
         )

@@ -18,7 +18,7 @@ from typing import Any
 from mmbench.data.items import GenerationItem, TextItem
 from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
-from mmbench.tasks.common import bootstrap_means, row_ids, visual_items
+from mmbench.tasks.common import bootstrap_means, corpus_intervals, row_ids, visual_items
 from mmbench.tasks.spec import TaskSpec
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -115,7 +115,10 @@ class ClassificationTask(TaskType):
             metrics=metrics,
             samples=samples,
             n=len(kept),
-            ci=bootstrap_means(ctx, {k: v for k, v in per_item.items() if k in spec.metrics}),
+            ci={
+                **bootstrap_means(ctx, {k: v for k, v in per_item.items() if k in spec.metrics}),
+                **corpus_intervals(ctx, spec.metrics, samples),
+            },
             failures={ids[i]: msg for i, msg in failed.items()},
         )
 

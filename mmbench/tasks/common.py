@@ -114,3 +114,23 @@ def bootstrap_means(
         lo, hi = bootstrap_ci(np.asarray(values, dtype=float), stat, n=ctx.bootstrap, seed=ctx.seed)
         out[name] = [float(lo), float(hi)]
     return out
+
+
+def corpus_intervals(
+    ctx: TaskContext, names: Sequence[str], samples: Sequence[dict[str, Any]]
+) -> dict[str, list[float]]:
+    """Percentile-bootstrap intervals of the corpus metrics in `names` (median ranks, RSUM, BLEU,
+    mean per-class recall), recomputed from the samples records as the metric registry says,
+    when `--bootstrap N` asked for intervals. Same resamples as `bootstrap_means` for one seed."""
+    if ctx.bootstrap <= 0 or not samples:
+        return {}
+    from mmbench.metrics.registry import metric_info
+    from mmbench.metrics.sample_stats import bootstrap_interval
+
+    out = {}
+    for name in names:
+        info = metric_info(name)
+        if info.aggregation == "corpus" and info.bootstrap:
+            lo, hi = bootstrap_interval(name, samples, n=ctx.bootstrap, seed=ctx.seed)
+            out[name] = [float(lo), float(hi)]
+    return out

@@ -15,7 +15,14 @@ from mmbench.data.items import TextItem
 from mmbench.errors import MMBenchError
 from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
-from mmbench.tasks.common import VideoOptions, as_text_list, bootstrap_means, row_ids, visual_items
+from mmbench.tasks.common import (
+    VideoOptions,
+    as_text_list,
+    bootstrap_means,
+    corpus_intervals,
+    row_ids,
+    visual_items,
+)
 from mmbench.tasks.common import visual_role as _visual_role
 from mmbench.tasks.spec import TaskSpec
 
@@ -138,7 +145,10 @@ class RetrievalTask(TaskType):
             metrics=metrics,
             samples=samples,
             n=len(kept),
-            ci=bootstrap_means(ctx, per_item),
+            ci={
+                **bootstrap_means(ctx, per_item),
+                **corpus_intervals(ctx, spec.metrics, samples),
+            },
             failures={ids[i]: msg for i, msg in visual.failed.items()},
         )
 
