@@ -73,11 +73,17 @@ class TaskType(ABC):
             )
         from mmbench.tasks.option_types import check_option_types
 
-        check_option_types(self.options_class, spec.options, spec.name)
+        # The options class's own checks speak first (they name the fix for their field); the
+        # type check then catches values no check looked at (`num_frames: abc`).
         try:
-            return self.options_class(**spec.options)
-        except (TypeError, ValueError) as err:
+            options = self.options_class(**spec.options)
+        except ValueError as err:
             raise MMBenchError(f"task {spec.name!r}: invalid options ({err})") from err
+        except TypeError as err:
+            check_option_types(self.options_class, spec.options, spec.name)
+            raise MMBenchError(f"task {spec.name!r}: invalid options ({err})") from err
+        check_option_types(self.options_class, spec.options, spec.name)
+        return options
 
     def validate(self, spec: TaskSpec) -> Any:
         """Check columns, metrics and options of `spec`; return the parsed options."""
