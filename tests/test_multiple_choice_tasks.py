@@ -362,3 +362,10 @@ def test_bad_rows_stop_a_default_run_with_one_line(tmp_path: Path) -> None:
     outcome = run(request)
     assert outcome.exit_code == 3 and outcome.result.task.n == 1
     assert outcome.failures["validation_Art_5"].startswith("options must be a non-empty list")
+
+
+def test_lists_of_images_are_read_undecoded(tmp_path: Path) -> None:
+    data, _ = MCQ_BUILDERS["seedbench-img"](tmp_path)
+    table = open_source(load_task("seedbench-img").source, data_dir=data)
+    cell = table.rows[0]["image"]
+    assert isinstance(cell, list) and set(cell[0]) == {"bytes", "path"}

@@ -308,7 +308,15 @@ def _from_datasets(dataset: Any, fingerprint: str, base_dir: Path | None, what: 
             dataset = dataset.cast_column(name, datasets.Image(decode=False))
         elif hasattr(datasets, "Video") and isinstance(feature, datasets.Video) and feature.decode:
             dataset = dataset.cast_column(name, datasets.Video(decode=False))
+        elif _decoded_image_list(feature, datasets):
+            # a list of images per row (SEED-Bench's `image`): undecoded too
+            dataset = dataset.cast_column(name, type(feature)(datasets.Image(decode=False)))
     return Table(dataset, fingerprint, base_dir, tuple(dataset.column_names), what)
+
+
+def _decoded_image_list(feature: Any, datasets: Any) -> bool:
+    inner = getattr(feature, "feature", None)
+    return isinstance(inner, datasets.Image) and inner.decode
 
 
 def _hash_files(*paths: Path) -> str:
