@@ -19,7 +19,7 @@ from mmbench.errors import MMBenchError, did_you_mean
 
 TOP_LEVEL_KEYS = {
     "name": "task name (must equal the file name without .yaml)",
-    "type": "task type: retrieval, classification, captioning, qa",
+    "type": "task type: retrieval, classification, captioning, qa, multiple_choice, openqa",
     "version": "integer; bump on any change that moves numbers",
     "description": "one line shown by `mmbench list tasks`",
     "source": (
