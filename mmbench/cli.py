@@ -297,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.set_defaults(handler=_cmd_leaderboard)
     _add_report(commands)
+    _add_download(commands)
 
     compare = commands.add_parser(
         "compare",
@@ -647,6 +648,45 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"mmbench: warning: {warning}", file=sys.stderr)
     print(f"report of {summary.runs} runs: {summary.index.resolve().as_uri()}")
     return 0
+
+
+def _add_download(commands: argparse._SubParsersAction) -> None:
+    download = commands.add_parser(
+        "download",
+        help="fetch tasks' datasets (and hf: models) into the Hugging Face cache",
+        description="Fetch each TASK's dataset (task names or group:NAME) and each --model's"
+        " files into the Hugging Face caches (HF_HOME), so a later run works offline with"
+        " HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1.",
+    )
+    download.add_argument("tasks", nargs="*", help="task names, a,b lists or group:NAME")
+    download.add_argument(
+        "--model", action="append", default=[], help="a model URI to fetch too (repeatable)"
+    )
+    download.add_argument(
+        "--include-path",
+        "--include_path",
+        dest="include_path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also read task YAMLs from DIR",
+    )
+    download.set_defaults(handler=_cmd_download)
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from mmbench.download import download_all
+    from mmbench.suite import expand_tasks
+
+    _include_paths(args.include_path)
+    tasks = expand_tasks(args.tasks)
+    if not tasks and not args.model:
+        raise MMBenchError("nothing to download: name tasks (or group:NAME) and/or --model URI")
+    failed = download_all(tasks, args.model, report=print)
+    for name, message in failed:
+        print(f"mmbench: failed: {name}: {message}", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
