@@ -266,9 +266,9 @@ def test_scienceqa_letter_rule_and_context_prompt(tmp_path: Path) -> None:
     assert by_id(output)["1"]["prompt"].startswith("Which is a planet?\nA. Mars\n")
 
 
-def test_ai2d_exact_match_ignores_case_and_punctuation(tmp_path: Path) -> None:
+def test_ai2d_reads_a_leading_letter_then_exact_match(tmp_path: Path) -> None:
     data, _ = MCQ_BUILDERS["ai2d"](tmp_path)
-    model = ScriptedModel({"comes first": "A.", "arrow": "(c)", "labelled": "D. flower"})
+    model = ScriptedModel({"comes first": "A. egg", "arrow": "(c)", "labelled": "It is D"})
     output = evaluate("ai2d", data, model)
     assert output.metrics == {"accuracy": 2 / 3, "unparsed": 1.0}
     assert [s["answers"] for s in output.samples] == [["A"], ["C"], ["D"]]

@@ -10,9 +10,10 @@
 * `circular_eval`: MMBench's CircularEval (Liu et al., 2023; VLMEvalKit / lmms-eval
   `eval_sub_data`): a question counts only if every circular shift of its options is answered
   correctly; its shifts share `index % 1_000_000`.
-* `scienceqa_correct`, `lmms_exact_match`, `seedbench_letter`, `realworldqa_filter`: the
-  lmms-eval task code for ScienceQA-IMG (`tasks/scienceqa/utils.py`: `sqa_process_results`),
-  AI2D (`tasks/ai2d/ai2d.yaml`: exact match ignoring case and punctuation), SEED-Bench
+* `scienceqa_correct`, `ai2d_filter` + `lmms_exact_match`, `seedbench_letter`,
+  `realworldqa_filter`: the lmms-eval task code for ScienceQA-IMG (`tasks/scienceqa/utils.py`:
+  `sqa_process_results`), AI2D (`tasks/ai2d`: the "flexible-extract" filter, a leading "X."
+  read as its letter, then exact match ignoring case and punctuation), SEED-Bench
   (`tasks/seedbench/utils.py`: `seed_process_result`) and RealWorldQA
   (`tasks/realworldqa/utils.py`: the number-word and multiple-choice filters, then exact match).
 * `accuracy_breakdown`: per-category means in the `Result.breakdown` layout.
@@ -114,6 +115,17 @@ def lmms_exact_match(prediction: str, target: str) -> bool:
     """lm-eval / lmms-eval `exact_match` (ignore_case, ignore_punctuation), as AI2D and
     RealWorldQA use it."""
     return normalize_exact(prediction) == normalize_exact(target)
+
+
+_LEADING_LETTER = re.compile(r"^\s*([A-Z])\.")
+
+
+def ai2d_filter(prediction: str) -> str:
+    """lmms-eval's AI2D "flexible-extract" filter (`MultiChoiceRegexFilter` in
+    `tasks/ai2d/utils.py`): an answer starting with "X." becomes "X"; any other answer is kept
+    as it is, for `lmms_exact_match`."""
+    match = _LEADING_LETTER.match(prediction)
+    return match.group(1) if match else prediction
 
 
 def seedbench_letter(prediction: str) -> str:

@@ -66,8 +66,9 @@ SCORERS: dict[str, ScorerInfo] = {
     "scienceqa": ScorerInfo(
         "score_scienceqa", "lmms-eval ScienceQA: the letter, or 'X.' at the start"
     ),
-    "exact_match": ScorerInfo(
-        "score_exact_match", "lmms-eval exact match of the letter, ignoring case and punctuation"
+    "ai2d": ScorerInfo(
+        "score_ai2d",
+        "lmms-eval AI2D: a leading 'X.' read as X, then exact match ignoring case and punctuation",
     ),
     "seedbench": ScorerInfo("score_seedbench", "lmms-eval SEED-Bench: the first character"),
     "realworldqa": ScorerInfo(
@@ -126,12 +127,13 @@ def score_scienceqa(prediction: str, q: Question, seed: int) -> Judged:
     return Judged(scienceqa_correct(prediction, q.answer), letter, unparsed=letter is None)
 
 
-def score_exact_match(prediction: str, q: Question, seed: int) -> Judged:
-    from mmbench.metrics.multiple_choice import lmms_exact_match, normalize_exact
+def score_ai2d(prediction: str, q: Question, seed: int) -> Judged:
+    from mmbench.metrics.multiple_choice import ai2d_filter, lmms_exact_match, normalize_exact
 
-    read = normalize_exact(prediction).upper()
-    letter = read if read in q.choices else None
-    return Judged(lmms_exact_match(prediction, q.answer), letter, unparsed=letter is None)
+    read = ai2d_filter(prediction)
+    letter = normalize_exact(read).upper()
+    letter = letter if letter in q.choices else None
+    return Judged(lmms_exact_match(read, q.answer), letter, unparsed=letter is None)
 
 
 def score_seedbench(prediction: str, q: Question, seed: int) -> Judged:

@@ -6,6 +6,7 @@ import pytest
 
 from mmbench.metrics.multiple_choice import (
     accuracy_breakdown,
+    ai2d_filter,
     can_infer,
     can_infer_option,
     can_infer_text,
@@ -83,6 +84,20 @@ def test_scienceqa_rule(prediction, target, correct, letter):
 )
 def test_lmms_exact_match_ignores_case_and_punctuation_only(prediction, target, correct):
     assert lmms_exact_match(prediction, target) is correct
+
+
+@pytest.mark.parametrize(
+    ("prediction", "filtered"),
+    [
+        ("B. dog", "B"),
+        ("  C.", "C"),
+        ("(b)", "(b)"),
+        ("b. dog", "b. dog"),
+        ("The answer is B.", "The answer is B."),
+    ],
+)
+def test_ai2d_filter_reads_a_leading_capital_and_period(prediction, filtered):
+    assert ai2d_filter(prediction) == filtered
 
 
 def test_seedbench_reads_the_first_character():
