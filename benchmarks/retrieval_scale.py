@@ -4,8 +4,8 @@
 
 Random embeddings are generated block by block straight into preallocated tensors, so the inputs
 cost exactly their own size (100k + 500k embeddings x 512 float32 = 1.2 GB) and no temporary
-full-size random matrix. `retrieval_recall` then adds one normalised copy of the inputs, the
-positive tiles and a few cache-sized score tiles; the similarity matrix itself (100k x 500k,
+full-size random matrix. `retrieval_recall` then adds one normalised copy of the inputs and a
+few cache-sized score tiles; the similarity matrix itself (100k x 500k,
 200 GB) is never stored. Peak RSS comes from `resource.getrusage(...).ru_maxrss`.
 
 The full size is 2 * 100k * 500k * 512 = 5.1e13 floating-point operations: ~6 minutes on an idle
