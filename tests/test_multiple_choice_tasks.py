@@ -369,3 +369,18 @@ def test_lists_of_images_are_read_undecoded(tmp_path: Path) -> None:
     table = open_source(load_task("seedbench-img").source, data_dir=data)
     cell = table.rows[0]["image"]
     assert isinstance(cell, list) and set(cell[0]) == {"bytes", "path"}
+
+
+def test_idefics3_places_interleaved_images_where_the_markers_stand(idefics3) -> None:
+    from mmbench.models import load_model
+    from mmbench.models.base import ModelOptions
+
+    adapter = load_model(f"hf:{idefics3}", ModelOptions(device="cpu"))
+    assert GENERATE_MULTI_IMAGE in adapter.capabilities
+    pre = adapter.preprocessor(GENERATE)
+    text = pre.render(f"a {IMAGE_MARKER} b {IMAGE_MARKER} c", 2, False, interleaved=True)
+    assert text == "<|begin_of_text|>User: a <image> b <image> c<end_of_utterance>\nAssistant:"
+    first = pre.render(f"{IMAGE_MARKER} b", 1, False, interleaved=True)
+    assert first == "<|begin_of_text|>User:<image> b<end_of_utterance>\nAssistant:"
+    plain = pre.render("two pictures", 2, False)
+    assert plain == "<|begin_of_text|>User:<image><image>two pictures<end_of_utterance>\nAssistant:"
