@@ -84,7 +84,7 @@ class CompareRow:
             "new": self.new,
             "delta": self.delta,
             "unit": info.unit.strip() or "own units",
-            "higher_is_better": info.higher_is_better,
+            "higher_is_better": info.higher_is_better,  # None: no better side
             "interval": list(self.interval) if self.interval else None,
             "p_value": self.p_value,
             "p_adjusted": self.p_adjusted,
@@ -280,16 +280,19 @@ def _judge(row: CompareRow, base: Record, report: CompareReport) -> None:
     """Classify one row as regressed / improved / ok (missing rows stay missing)."""
     if row.status == "missing" or row.delta is None or row.new is None:
         return
-    gain = row.delta if metric_info(row.metric).higher_is_better else -row.delta  # > 0: better
+    direction = metric_info(row.metric).higher_is_better
     ci = base.ci.get(row.metric)
     row.ci_overlap = None if ci is None else bool(ci[0] <= row.new <= ci[1])
+    row.status = "ok"
+    if direction is None:
+        return  # a diagnostic with no better side (POPE's yes-ratio): reported, never judged
+    gain = row.delta if direction else -row.delta  # > 0: better
     significant = True
     if report.alpha is not None and row.p_adjusted is not None:
         significant = row.p_adjusted < report.alpha
     if report.use_ci and row.ci_overlap:
         # Inside the baseline's own sampling noise: not evidence of a change either way.
         significant = False
-    row.status = "ok"
     if significant and gain < -(report.tolerance + _EPS):
         row.status = "regressed"
     elif significant and gain > report.tolerance + _EPS:

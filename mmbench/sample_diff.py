@@ -64,7 +64,8 @@ def flipped_samples(
         old, cur = sample_value(metric, old_sample), sample_value(metric, new_sample)
         if old is None or cur is None or math.isclose(old, cur, rel_tol=1e-12, abs_tol=1e-12):
             continue
-        worse = (cur < old) if info.higher_is_better else (cur > old)
+        # A diagnostic with no better side (higher_is_better None) never counts as worse.
+        worse = {True: cur < old, False: cur > old, None: False}[info.higher_is_better]
         flips.append(
             Flip(
                 id=str(old_sample.get("id")),

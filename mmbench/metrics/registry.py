@@ -4,7 +4,8 @@ Every consumer asks this module instead of guessing from a name: `compare` (dire
 the tolerance, which paired test applies), `leaderboard` (sort order), the task types (the one-line
 descriptions they declare) and the report. A declaration says:
 
-* `higher_is_better`: direction (ranks are lower is better).
+* `higher_is_better`: direction (ranks are lower is better; None for a diagnostic with no better
+  side, such as POPE's yes-ratio, which `compare` reports but never judges).
 * `scale`: how a stored value is read (`SCALES`): a `fraction` in [0, 1] (R@5 = 0.654, printed as
   65.4 points), a `percentage` (RSUM, a sum of six recalls in percent, 0..600), a `rank` (MdR,
   MnR: own units), `cider` (CIDEr-D: unbounded, 1.358 is printed as 135.8), or a `score` in its
@@ -39,7 +40,7 @@ class MetricInfo:
 
     name: str
     description: str
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True
     scale: str = "fraction"
     per_sample: str = ""
     aggregation: str = "mean"
@@ -76,7 +77,7 @@ def _retrieval() -> list[tuple[str, MetricInfo]]:
                     rf"{query}_R@(?P<k>\d+)",
                     MetricInfo(
                         f"{query}_R@K",
-                        f"{ranks} query: share of queries with a positive in the top K",
+                        f"{ranks} query: share of queries with a positive in the top {{k}}",
                         per_sample=f"{where} <= K",
                         binary=True,
                     ),
@@ -130,7 +131,7 @@ def _classification() -> list[tuple[str, MetricInfo]]:
             r"top(?P<k>\d+)",
             MetricInfo(
                 "top{k}",
-                "share of images whose correct class is among the K top-scoring",
+                "share of images whose correct class is among the {k} top-scoring",
                 per_sample="top1: correct; topK: label in top5[:K] (K <= 5)",
                 binary=True,
             ),
@@ -292,6 +293,11 @@ def _open_qa() -> list[tuple[str, MetricInfo]]:
         _corpus("recall", "POPE: TP / (TP + FN), pooled over all rows"),
         _corpus("f1", "POPE: F1 of the pooled precision and recall"),
         _corpus("mean_f1", "POPE: mean of the per-category F1"),
+        _corpus(
+            "yes_ratio",
+            "POPE: share of the model's answers read as 'yes' (diagnostic: no better side)",
+            higher_is_better=None,
+        ),
         _corpus("perception", "MME: sum of perception subtask scores, 0..2000", scale="percentage"),
         _corpus("cognition", "MME: sum of cognition subtask scores, 0..800", scale="percentage"),
         _corpus("total", "MME: perception + cognition, 0..2800", scale="percentage"),
@@ -327,8 +333,12 @@ def metric_info(name: str) -> MetricInfo:
     Undeclared names get `known=False`: higher is better, a fraction, the mean of `scores[name]`.
     """
     for pattern, info in _PATTERNS:
-        if pattern.match(name):
-            return replace(info, name=name)
+        match = pattern.match(name)
+        if match:
+            # A family's description names its member's K ("top {k}" -> "top 5").
+            return replace(
+                info, name=name, description=info.description.format(**match.groupdict())
+            )
     return MetricInfo(
         name,
         "not declared in mmbench.metrics.registry",
@@ -350,7 +360,7 @@ def family_k(name: str) -> int | None:
 
 def lower_is_better(name: str) -> bool:
     """True for metrics where a smaller value is better (ranks)."""
-    return not metric_info(name).higher_is_better
+    return metric_info(name).higher_is_better is False
 
 
 def to_points(name: str, value: float) -> float:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmbench.data.items import GenerationItem
+from mmbench.metrics.registry import describe
 from mmbench.models.base import GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
 from mmbench.tasks.common import (
@@ -23,16 +24,8 @@ from mmbench.tasks.common import (
 )
 from mmbench.tasks.spec import TaskSpec
 
-METRICS = {
-    "Bleu_1": "BLEU-1 (pycocoevalcap, corpus level, closest reference length)",
-    "Bleu_2": "BLEU-2",
-    "Bleu_3": "BLEU-3",
-    "Bleu_4": "BLEU-4",
-    "METEOR": "METEOR 1.5 (needs Java)",
-    "ROUGE_L": "ROUGE-L F-measure, beta = 1.2",
-    "CIDEr": "CIDEr-D x 10, document frequencies from this set's references",
-    "SPICE": "SPICE (needs Java and Stanford CoreNLP models)",
-}
+#: descriptions from the metric registry (mmbench.metrics.registry), the one place they live
+METRICS = describe(["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE"])
 _FAMILY = {
     "Bleu_1": "bleu",
     "Bleu_2": "bleu",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.data.items import GenerationItem, TextItem
+from mmbench.metrics.registry import describe
 from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
 from mmbench.tasks.common import bootstrap_means, corpus_intervals, row_ids, visual_items
@@ -53,11 +54,7 @@ class ClassificationTask(TaskType):
     name = "classification"
     description = "zero-shot classification: top-1, top-5, mean per-class recall"
     roles = {"image": "the image to classify", "label": "class index or class name"}
-    metrics = {
-        "top1": "share of images whose top-scoring class is correct",
-        "top5": "share of images whose correct class is among the 5 top-scoring",
-        "mean_per_class_recall": "recall averaged over classes (balanced accuracy)",
-    }
+    metrics = describe(["top1", "top5", "mean_per_class_recall"])
     options_class = ClassificationOptions
 
     def capabilities(self, spec: TaskSpec, options: Any, model: ModelAdapter) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mmbench.data.items import GenerationItem
 from mmbench.errors import MMBenchError
+from mmbench.metrics.registry import describe
 from mmbench.models.base import GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
 from mmbench.tasks.common import (
@@ -50,11 +51,7 @@ class QATask(TaskType):
         "choices": "optional: list of answer options (multiple choice)",
     }
     optional_roles = ("id", "choices")
-    metrics = {
-        "vqa_accuracy": "official VQA accuracy: min(1, matches/3) over leave-one-out subsets",
-        "exact_match": "normalised prediction equals a normalised ground-truth answer",
-        "accuracy": "multiple choice: the chosen option is the correct one",
-    }
+    metrics = describe(["vqa_accuracy", "exact_match", "accuracy"])
     options_class = QAOptions
 
     def required_roles(self, options: Any) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mmbench.data.items import TextItem
 from mmbench.errors import MMBenchError
+from mmbench.metrics.registry import describe
 from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
 from mmbench.tasks.common import (
@@ -29,24 +30,16 @@ from mmbench.tasks.spec import TaskSpec
 KS = (1, 5, 10)
 
 
-def _metric_names(query: str, target: str) -> dict[str, str]:
-    names = {}
-    for direction, what in (
-        (f"{query}2{target}", "visual query"),
-        (f"{target}2{query}", "text query"),
-    ):
-        for k in KS:
-            names[f"{direction}_R@{k}"] = f"{what}: share of queries with a positive in the top {k}"
-        names[f"{direction}_MdR"] = f"{what}: median rank of the best positive (1 = first)"
-        names[f"{direction}_MnR"] = f"{what}: mean rank of the best positive"
+def _metric_names(query: str, target: str) -> list[str]:
+    names = []
+    for direction in (f"{query}2{target}", f"{target}2{query}"):
+        names += [f"{direction}_R@{k}" for k in KS]
+        names += [f"{direction}_MdR", f"{direction}_MnR"]
     return names
 
 
-METRICS = {
-    **_metric_names("i", "t"),
-    **_metric_names("v", "t"),
-    "RSUM": "sum of the six R@K values in percent (VSE++ convention)",
-}
+#: descriptions from the metric registry (mmbench.metrics.registry), the one place they live
+METRICS = describe([*_metric_names("i", "t"), *_metric_names("v", "t"), "RSUM"])
 
 
 @dataclass(frozen=True)
