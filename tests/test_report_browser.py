@@ -176,6 +176,22 @@ def test_compare_view_shows_flips(site, watch):
     assert page.evaluate("window.__xss") is None
 
 
+def test_pages_work_under_their_content_security_policy(site, browser, shots):
+    # No bypass here: the pages' own CSP (scripts, styles and images from the report only) must
+    # let the report work, and a violation would show up as a console error.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    seen = PageWatch(page)
+    page.goto((site / "index.html").as_uri())
+    page.wait_for_selector(f'table[data-task="{TOY_TASK}"] tr[data-model]')
+    page.click(f'table[data-task="{TOY_TASK}"] tr[data-model="py:toy_a"] a[data-samples]')
+    _ready(page)
+    assert _images_loaded(page) == [True] * 6
+    page.screenshot(path=str(shots / "csp-sample-view.png"), full_page=True)
+    context.close()
+    assert seen.errors == [] and seen.network() == []
+
+
 def test_large_run_opens_within_budget(tmp_path, watch):
     refs = [f"reference caption number {k} of this sample, long enough" for k in range(5)]
     samples = [
