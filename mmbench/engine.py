@@ -10,6 +10,7 @@ what makes numbers independent of both. Embeddings can go straight into an `Embe
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -22,6 +23,8 @@ from mmbench.data.media import image_pixel_limit
 from mmbench.embedding_matrix import EmbeddingMatrix
 from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import ModelAdapter
+
+logger = logging.getLogger(__name__)
 
 CPU_DEFAULT_BATCH = 32
 GPU_START_BATCH = 256
@@ -177,6 +180,16 @@ class Engine:
                     else:
                         pending.append(index)
         mine = self.distributed.shard(pending)
+        logger.debug(
+            "%s %s: %d items, %d cache hits, %d misses (%s); this rank computes %d",
+            getattr(self.model, "uri", "?"),
+            capability,
+            n,
+            n - len(pending),
+            len(pending),
+            "no cache" if keys is None or self.cache is None else "cache on",
+            len(mine),
+        )
         # One process keeps nothing but what `keep` stores; ranks must hand their outputs over.
         sink = keep if self.distributed.world_size == 1 else None
         local = self._compute(capability, items, mine, keys, desc, sink)
@@ -294,6 +307,7 @@ class Engine:
                 position = 0
                 batch_size = max(1, batch_size // 2)
                 self.stats.batch_size = batch_size
+                logger.debug("out of accelerator memory: batch size halved to %d", batch_size)
         bar.close()
         return {"done": done, "failed": failed}
 
@@ -351,9 +365,15 @@ class Engine:
 
     def _initial_batch_size(self) -> int:
         if self.config.batch_size is not None:
+            logger.debug("batch size %d (as requested)", self.config.batch_size)
             return self.config.batch_size
         start = GPU_START_BATCH if self.model.device.startswith("cuda") else CPU_DEFAULT_BATCH
         self.stats.batch_size = start
+        logger.debug(
+            "batch size auto: starting at %d on %s, halved on out-of-memory",
+            start,
+            self.model.device,
+        )
         return start
 
     def _loader(self, items: Sequence[Any], chunk: list[int], preprocessor: Any, batch_size: int):
@@ -412,5 +432,13 @@ def resolve_num_workers(requested: int | None, device: str) -> int:
     made runs slower on 2 cores (benchmarks/README.md); a GPU must be fed by parallel decoding.
     """
     if requested is not None:
+        logger.debug("data loader workers: %d (as requested)", requested)
         return requested
-    return default_num_workers() if device.startswith("cuda") else 0
+    workers = default_num_workers() if device.startswith("cuda") else 0
+    logger.debug(
+        "data loader workers: %d (auto on %s: %s)",
+        workers,
+        device,
+        "cores - 1, at most 8" if device.startswith("cuda") else "none on a CPU",
+    )
+    return workers

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,8 @@ from mmbench.models.common import file_sha256
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger(__name__)
 
 NAME = "effnet-minilm"
 IMAGE_SIZE = 224
@@ -258,6 +261,7 @@ def resolve_dtype(requested: str) -> str:
             f"builtin:{NAME} does not support --dtype {requested}; use one of auto, float32,"
             " bfloat16, float16"
         )
+    logger.debug("builtin:%s dtype %s (--dtype %s; auto means float32)", NAME, name, requested)
     return name
 
 

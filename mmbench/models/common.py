@@ -19,7 +19,7 @@ from mmbench.errors import MMBenchError
 if TYPE_CHECKING:
     import torch
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 _DTYPE_ALIASES = {
@@ -79,15 +79,20 @@ def resolve_dtype(requested: str, device: str, config: Any = None) -> torch.dtyp
             raise MMBenchError(
                 f"unknown --dtype {requested!r}; use one of {', '.join(DTYPE_CHOICES)}"
             )
-        return getattr(torch, _DTYPE_ALIASES[key])
-    if not str(device).startswith("cuda"):
-        return torch.float32
-    stored = _stored_dtype(config)
-    if stored == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    if stored in (torch.bfloat16, torch.float16):
-        return stored
-    return torch.float32
+        chosen, why = getattr(torch, _DTYPE_ALIASES[key]), f"--dtype {requested}"
+    elif not str(device).startswith("cuda"):
+        chosen, why = torch.float32, f"auto on {device}: float32 off CUDA"
+    else:
+        stored = _stored_dtype(config)
+        if stored == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            chosen, why = torch.float16, "auto: checkpoint in bfloat16, which this GPU lacks"
+        elif stored in (torch.bfloat16, torch.float16):
+            chosen, why = stored, "auto: the checkpoint's half precision"
+        else:
+            kept = dtype_name(stored) if stored is not None else "unknown"
+            chosen, why = torch.float32, f"auto: checkpoint stored in {kept}, not half precision"
+    logger.debug("dtype %s (%s)", dtype_name(chosen), why)
+    return chosen
 
 
 def _stored_dtype(config: Any) -> torch.dtype | None:

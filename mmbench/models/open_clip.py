@@ -13,6 +13,7 @@ when a model is loaded, never at module import.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ from mmbench.models.common import (
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger(__name__)
 
 ADAPTER_VERSION = 1
 _PRECISION = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
@@ -241,6 +244,14 @@ def load(spec: str, options: ModelOptions) -> ModelAdapter:
             " architecture and weights, your network for downloads, or pass a local checkpoint"
         ) from exc
     model.eval()
+    logger.debug(
+        "model %s: open_clip %s, weights %s, precision %s on %s",
+        uri,
+        version,
+        weights_id,
+        _PRECISION[dtype_name(dtype)],
+        device,
+    )
     tokenizer = open_clip.get_tokenizer(model_name)
     return OpenClipAdapter(spec, model, transform, tokenizer, device, dtype, weights_id, version)
 

@@ -5,6 +5,7 @@ and ``encode_videos`` (mean of frames)."""
 from __future__ import annotations
 
 import inspect
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from mmbench.models.hf.source import HFSource
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger(__name__)
 
 # The same as ADAPTER_VERSION for the dual-encoder path alone, so that a change here keeps
 # generators' cache entries. 2: images go through the image processor itself (see
@@ -136,25 +139,45 @@ def text_length(processor: Any, tokenizer: Any, config: Any) -> int:
         text_config = getattr(config, "text_config", config)
     max_positions = getattr(text_config, "max_position_embeddings", None)
     defaults = getattr(processor, "text_kwargs", None)
-    length = None
+    length, why = None, ""
     if isinstance(defaults, dict) and defaults.get("padding") == "max_length":
-        length = defaults.get("max_length")
+        length, why = defaults.get("max_length"), "the processor's fixed-length padding"
     if length is None:
         model_max = getattr(tokenizer, "model_max_length", None)
         if isinstance(model_max, int) and 0 < model_max <= 100_000:
-            length = model_max
+            length, why = model_max, "the tokenizer's model_max_length"
     if length is None:
-        length = _TRAINED_TEXT_LENGTH.get(getattr(config, "model_type", None))
+        model_type = getattr(config, "model_type", None)
+        length, why = _TRAINED_TEXT_LENGTH.get(model_type), f"{model_type}'s trained length"
     if length is None:
-        length = max_positions
+        length, why = max_positions, "the text tower's max_position_embeddings"
     if max_positions:
+        if length and length > max_positions:
+            why += f", cut to max_position_embeddings {max_positions}"
         length = min(length or max_positions, max_positions)
+    logger.debug("texts padded to %s tokens: %s", length, why)
     if not length:
         raise MMBenchError(
             "cannot tell the text length of this model's text tower; set model_max_length in"
             " its tokenizer_config.json"
         )
     return int(length)
+
+
+def _image_settings(image_processor: Any) -> dict[str, Any]:
+    """The image processor settings that change pixels, for the debug log."""
+    keys = (
+        "size",
+        "crop_size",
+        "do_center_crop",
+        "do_resize",
+        "resample",
+        "image_mean",
+        "image_std",
+        "patch_size",
+        "max_num_patches",
+    )
+    return {k: getattr(image_processor, k) for k in keys if hasattr(image_processor, k)}
 
 
 class HFDualEncoder(HFAdapter):
@@ -169,6 +192,12 @@ class HFDualEncoder(HFAdapter):
             raise MMBenchError(f"model {source.name!r} has no tokenizer; save it with the model")
         self.max_length = text_length(processor, tokenizer, model.config)
         self._image_pre = HFImagePreprocessor(processor.image_processor)
+        logger.debug(
+            "model %s: images through %s %s",
+            source.name,
+            type(processor.image_processor).__name__,
+            _image_settings(processor.image_processor),
+        )
         self._text_pre = HFTextPreprocessor(tokenizer, self.max_length)
         self._fingerprint = stable_hash(
             {

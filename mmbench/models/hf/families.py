@@ -11,9 +11,12 @@ Also the check that refuses repository code the user did not opt into.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from mmbench.errors import MMBenchError
+
+logger = logging.getLogger(__name__)
 
 DUAL_ENCODER = "dual_encoder"
 GENERATOR = "generator"
@@ -73,6 +76,20 @@ def detect_family(config: Any, trust_remote_code: bool, name: str) -> tuple[str,
     Decided from the config alone: the checkpoint's declared architecture, what the Auto
     mappings map its config class to, and the methods of that class.
     """
+    family, loader, why = _decide(config, trust_remote_code, name)
+    logger.debug(
+        "model %s (model_type %s): %s, loaded with %s, because %s",
+        name,
+        getattr(config, "model_type", "?"),
+        family,
+        getattr(loader, "__name__", loader),
+        why,
+    )
+    return family, loader
+
+
+def _decide(config: Any, trust_remote_code: bool, name: str) -> tuple[str, Any, str]:
+    """`detect_family`'s (family, loader) and the reason, in words, for the debug log."""
     import transformers
 
     arch_name = (getattr(config, "architectures", None) or [None])[0]
@@ -80,9 +97,10 @@ def detect_family(config: Any, trust_remote_code: bool, name: str) -> tuple[str,
     if trust_remote_code and auto_map:
         for auto_name in GENERATOR_AUTO_CLASSES:
             if auto_name in auto_map and hasattr(transformers, auto_name):
-                return GENERATOR, getattr(transformers, auto_name)
-        if "AutoModel" in auto_map:
-            return DUAL_ENCODER, transformers.AutoModel  # methods are checked after loading
+                why = f"its remote code maps {auto_name}"
+                return GENERATOR, getattr(transformers, auto_name), why
+        if "AutoModel" in auto_map:  # methods are checked after loading
+            return DUAL_ENCODER, transformers.AutoModel, "its remote code maps AutoModel only"
 
     arch_cls = getattr(transformers, arch_name, None) if arch_name else None
     gen_autos = [
@@ -96,22 +114,26 @@ def detect_family(config: Any, trust_remote_code: bool, name: str) -> tuple[str,
             return None
 
     if arch_cls is not None and _can_generate(arch_cls):
+        why = f"the declared architecture {arch_name} can generate"
         for auto in gen_autos:  # prefer an Auto class that maps to the declared architecture
             cls = mapped(auto)
             if cls is not None and cls.__name__ == arch_name:
-                return GENERATOR, auto
-        return GENERATOR, arch_cls
+                return GENERATOR, auto, why
+        return GENERATOR, arch_cls, why
     base_cls = mapped(transformers.AutoModel)
     if arch_cls is not None and has_feature_methods(arch_cls):
+        why = f"the declared architecture {arch_name} has get_image/text_features"
         if base_cls is arch_cls:
-            return DUAL_ENCODER, transformers.AutoModel
-        return DUAL_ENCODER, arch_cls
+            return DUAL_ENCODER, transformers.AutoModel, why
+        return DUAL_ENCODER, arch_cls, why
     if arch_cls is None and base_cls is not None and has_feature_methods(base_cls):
-        return DUAL_ENCODER, transformers.AutoModel
+        why = f"no known declared architecture; AutoModel's {base_cls.__name__} embeds"
+        return DUAL_ENCODER, transformers.AutoModel, why
     if arch_cls is None:
         for auto in gen_autos[:3]:  # image-text generation mappings only, not text-only LMs
             if mapped(auto) is not None:
-                return GENERATOR, auto
+                why = f"no known declared architecture; {auto.__name__} maps the config"
+                return GENERATOR, auto, why
     raise MMBenchError(
         f"model {name!r} (model_type {getattr(config, 'model_type', '?')!r}, architecture"
         f" {arch_name or '?'}) is neither a dual encoder (get_image_features/get_text_features)"

@@ -22,6 +22,7 @@ name):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ from mmbench.models.hf.source import HFSource
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_GENERATION: dict[str, Any] = {"max_new_tokens": 32, "do_sample": False, "num_beams": 1}
 
@@ -334,6 +337,17 @@ class HFGenerator(HFAdapter):
             if pad is not None:
                 settings.setdefault("pad_token_id", pad)
         self.generation = settings
+        logger.debug(
+            "model %s: prompts %s, padding %s (tokenizer padding_side %s), video as %s,"
+            " dropped end token %s, generation %s",
+            source.name,
+            self._pre.prompt_format,
+            "left, one generate call" if left else "none, grouped by prompt length",
+            getattr(tokenizer, "padding_side", None),
+            video_mode,
+            self._pre.drop_end_token,
+            settings,
+        )
         self._fingerprint = stable_hash(
             {
                 "adapter": "hf-generator",

@@ -6,6 +6,7 @@ torch and transformers are imported inside functions only, so importing this mod
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from mmbench.models.hf.source import (
     one_line,
     resolve_source,
 )
+
+logger = logging.getLogger(__name__)
 
 # `identify` is the scheme's cheap identity (see `mmbench.models.SCHEMES`), looked up here.
 __all__ = ["ProcessorPair", "identify", "load", "load_processor", "load_weights"]
@@ -87,6 +90,7 @@ def load_processor(source: HFSource, options: ModelOptions) -> Any:
     except OSError:
         processor = None
     if processor is not None and hasattr(processor, "image_processor"):
+        logger.debug("model %s: processor %s", source.name, type(processor).__name__)
         return processor
     from transformers import AutoImageProcessor, AutoTokenizer
 
@@ -98,6 +102,13 @@ def load_processor(source: HFSource, options: ModelOptions) -> Any:
             f"model {source.name!r} has no usable processor (image processor + tokenizer):"
             f" {one_line(exc)}; save them next to the weights with processor.save_pretrained(dir)"
         ) from exc
+    logger.debug(
+        "model %s: no combined processor (AutoProcessor gave %s); using %s + %s",
+        source.name,
+        type(processor).__name__,
+        type(image_processor).__name__,
+        type(tokenizer).__name__,
+    )
     return ProcessorPair(image_processor, tokenizer)
 
 
@@ -155,6 +166,14 @@ def load_weights(
         raise _load_error(source, "weights", exc) from exc
     model = model.to(device).eval()
     missing = sorted(info.get("missing_keys") or []) if isinstance(info, dict) else []
+    logger.debug(
+        "model %s: %s loaded on %s in %s, %d weights missing from the checkpoint",
+        source.name,
+        type(model).__name__,
+        device,
+        dtype,
+        len(missing),
+    )
     if missing:
         params = dict(model.named_parameters())
         total = sum(p.numel() for p in params.values()) or 1

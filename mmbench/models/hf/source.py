@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from mmbench.errors import MMBenchError
 from mmbench.models.base import ModelOptions
 from mmbench.models.common import file_sha256
 from mmbench.models.lazy import file_stamps
+
+logger = logging.getLogger(__name__)
 
 # Files whose content identifies a local model directory (weights, configs, tokenizer, code).
 _HASHED_SUFFIXES = (
@@ -197,6 +200,7 @@ def resolve_source(spec: str) -> tuple[HFSource, dict[str, Any]]:
         if commit is None:
             commit = _hub_commit(location, revision)
         source = HFSource(spec, location, False, revision=revision, commit=commit)
+    logger.debug("model %s: files pinned as %s", source.name, source.identity())
     try:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
