@@ -481,3 +481,48 @@ def test_high_bit_depth_images_are_scaled_not_saturated() -> None:
     floats = np.array([[-0.5, 0.0, 0.1, 0.25, 1.0, 3.0]], dtype=np.float32)
     # clip to [0, 1], then round(x * 255): 0.1 -> 25.5 -> 26 (float32 0.1 is just above 0.1)
     assert grey(Image.fromarray(floats), "TIFF") == [0, 0, 26, 64, 255, 255]
+
+
+# ---------------------------------------------------------------------------- weight files
+
+
+def test_truncated_safetensors_is_one_line(tmp_path: Path) -> None:
+    from helpers.hf_models import build_clip
+
+    from mmbench.errors import MMBenchError
+    from mmbench.models import load_model
+    from mmbench.models.base import ModelOptions
+
+    folder = build_clip(tmp_path / "clip")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(MMBenchError, match=r"corrupt or truncated .*SafetensorError"):
+        load_model(f"hf:{folder}", ModelOptions(device="cpu"))
+
+
+def test_hf_fingerprint_follows_transformers_and_torch_minor(monkeypatch) -> None:
+    import torch
+    import transformers
+
+    from mmbench.models.hf.adapter import HFAdapter
+
+    class Bare(HFAdapter):
+        capabilities = frozenset()
+
+        def __init__(self) -> None:
+            self._fingerprint = "weights-and-settings"
+
+        def preprocessor(self, capability):
+            raise AssertionError
+
+    adapter = Bare()
+    monkeypatch.setattr(transformers, "__version__", "5.0.0")
+    monkeypatch.setattr(torch, "__version__", "2.13.0+cpu")
+    base = adapter.fingerprint()
+    monkeypatch.setattr(torch, "__version__", "2.13.1+cu128")  # same major.minor
+    assert adapter.fingerprint() == base
+    monkeypatch.setattr(torch, "__version__", "2.14.0")
+    assert adapter.fingerprint() != base
+    monkeypatch.setattr(torch, "__version__", "2.13.0+cpu")
+    monkeypatch.setattr(transformers, "__version__", "5.0.1")
+    assert adapter.fingerprint() != base

@@ -52,6 +52,14 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme, rest
 
 
+def _corrupt_weights(err: BaseException) -> bool:
+    """Whether `err` is how safetensors or torch.load report a damaged weight file."""
+    name = type(err).__name__
+    if name in ("SafetensorError", "UnpicklingError") or isinstance(err, EOFError):
+        return True
+    return isinstance(err, RuntimeError) and "PytorchStreamReader" in str(err)
+
+
 def load_model(uri: str, options: ModelOptions, memos: OutputCache | None = None) -> ModelAdapter:
     """Build the adapter for `uri` (e.g. 'hf:openai/clip-vit-base-patch32', 'builtin:random').
 
@@ -68,7 +76,16 @@ def load_model(uri: str, options: ModelOptions, memos: OutputCache | None = None
         validate_model_args(scheme, declared, options.model_args)
 
     def build() -> ModelAdapter:
-        adapter = getattr(module, func_name)(rest, options)
+        try:
+            adapter = getattr(module, func_name)(rest, options)
+        except Exception as err:
+            if _corrupt_weights(err):
+                summary = " ".join(str(err).split())[:200]
+                raise MMBenchError(
+                    f"the weight files of model {uri!r} are corrupt or truncated"
+                    f" ({type(err).__name__}: {summary}); download or save them again"
+                ) from err
+            raise
         adapter.uri = uri
         return adapter
 

@@ -59,7 +59,6 @@ class ModelMemo:
 def memo_key(uri: str, options: ModelOptions, device: str, identity: Any) -> str:
     """Key of a model's memo: URI, options (device resolved), file identity and adapter code."""
     import mmbench
-
     from mmbench.models.args import redact_args
 
     recorded = dataclasses.asdict(options)
@@ -73,11 +72,26 @@ def memo_key(uri: str, options: ModelOptions, device: str, identity: Any) -> str
             device,
             identity,
             adapter_code_hash(),
+            _library_versions(),
         ],
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _library_versions() -> dict[str, str | None]:
+    """Installed torch and transformers versions (read without importing them): a memo made
+    under other releases is not trusted, as their fingerprints may differ."""
+    import importlib.metadata
+
+    versions: dict[str, str | None] = {}
+    for dist in ("torch", "transformers"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
 
 
 def adapter_code_hash() -> str:

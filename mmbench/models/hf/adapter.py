@@ -6,12 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from mmbench.models.base import ModelAdapter, ModelOptions
-from mmbench.models.common import dtype_name
+from mmbench.models.common import dtype_name, stable_hash
 from mmbench.models.hf.source import HFSource
 
 # Bump when a change here (preprocessing, padding, pooling ...) can move any output: it is part of
 # every fingerprint, hence of every cache key.
 ADAPTER_VERSION = 1
+
+
+def library_versions() -> dict[str, str]:
+    """The transformers version and torch's major.minor: outputs of the same weights may move
+    between releases (kernels, processors, defaults), so both are part of every `hf:`
+    fingerprint and cached outputs of one release are never served to another."""
+    import torch
+    import transformers
+
+    return {
+        "transformers": transformers.__version__,
+        "torch": ".".join(torch.__version__.split("+")[0].split(".")[:2]),
+    }
 
 
 def to_device(features: dict[str, Any], device: str, dtype: Any) -> dict[str, Any]:
@@ -75,7 +88,7 @@ class HFAdapter(ModelAdapter):
         return self._device
 
     def fingerprint(self) -> str:
-        return self._fingerprint
+        return stable_hash({"adapter": self._fingerprint, "libraries": library_versions()})
 
     def _describe(self, family: str, details: dict[str, Any]) -> dict[str, Any]:
         """The facts every hf: adapter reports, the family's own `details`, then any weights the
