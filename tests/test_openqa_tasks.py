@@ -240,3 +240,24 @@ def test_gqa_question_without_its_image_is_a_per_sample_error(tmp_path: Path) ->
     assert outcome.exit_code == 3 and result["failures"]["count"] == 1
     assert result["task"]["n"] == 2 and "error" in samples[2]
     assert result["metrics"]["exact_match"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("join", "message"),
+    [
+        ("{split: testdev, by: imageId, key: id}", "source.join needs columns"),
+        ("{split: testdev, by: imageId, key: id, columns: [image], on: x}", "unknown source.join"),
+        ("{split: testdev, by: imageId, key: id, columns: image}", "non-empty list of column"),
+    ],
+)
+def test_join_spec_errors_are_one_line(tmp_path: Path, join: str, message: str) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        f"name: g\ntype: openqa\nversion: 1\nsource: {{local: x, split: t, join: {join}}}\n"
+        "columns: {image: image, question: q, answers: a}\nmetrics: [exact_match]\n"
+        "options: {scorer: gqa}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MMBenchError, match=message) as err:
+        load_task(str(path))
+    assert "\n" not in str(err.value)

@@ -62,7 +62,8 @@ def mme_scores(
     """MME's perception and cognition totals and its per-subtask acc, acc+ and score.
 
     Args:
-        predictions: model answers; labels: "Yes"/"No" (any case); subtasks: MME's category
+        predictions: model answers; labels: "Yes"/"No" (any case, surrounding spaces ignored);
+            subtasks: MME's category
             names (see PERCEPTION, COGNITION); images: the image each question is about.
 
     Returns:
@@ -78,7 +79,7 @@ def mme_scores(
     for prediction, label, subtask, image in zip(
         predictions, labels, subtasks, images, strict=True
     ):
-        truth = str(label).lower()
+        truth = str(label).strip().lower()
         if truth not in ("yes", "no"):
             raise MMBenchError(f"MME label {label!r} is neither 'yes' nor 'no'; fix the dataset")
         parsed = mme_parse(prediction)
