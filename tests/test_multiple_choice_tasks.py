@@ -384,3 +384,25 @@ def test_idefics3_places_interleaved_images_where_the_markers_stand(idefics3) ->
     assert first == "<|begin_of_text|>User:<image> b<end_of_utterance>\nAssistant:"
     plain = pre.render("two pictures", 2, False)
     assert plain == "<|begin_of_text|>User:<image><image>two pictures<end_of_utterance>\nAssistant:"
+
+
+def test_columns_named_in_options_must_exist(tmp_path: Path) -> None:
+    from mmbench.errors import MMBenchError
+
+    data, _ = MCQ_BUILDERS["mmbench-dev-en"](tmp_path)
+    spec = load_task("mmbench-dev-en")
+    options = {**spec.options, "choice_columns": ["A", "B", "C", "E"]}
+    spec = type(spec)(**{**spec.__dict__, "options": options})
+    with pytest.raises(MMBenchError) as err:
+        evaluate("mmbench-dev-en", data, ScriptedModel({"": "A"}), spec)
+    assert "no column 'E' (role 'options.choice_columns[3]'" in str(err.value)
+
+
+def test_bad_templates_are_load_errors() -> None:
+    from mmbench.errors import MMBenchError
+
+    spec = load_task("ai2d")
+    for key, value in (("option_format", "{letter}) {label}"), ("prompt", "{question} {hint}")):
+        bad = type(spec)(**{**spec.__dict__, "options": {**spec.options, key: value}})
+        with pytest.raises(MMBenchError):
+            get_task_type("multiple_choice").validate(bad)

@@ -165,6 +165,17 @@ class MultipleChoiceTask(TaskType):
             raise MMBenchError(f"{where}: random_fallbacks is reported by the mmmu scorer only")
         if options.open_value is not None and "question_type" not in spec.columns:
             raise MMBenchError(f"{where}: open_value needs columns.question_type")
+        for template, fields in (
+            (options.option_format, {"letter": "", "text": ""}),
+            (options.hint_format, {"hint": ""}),
+        ):
+            try:
+                template.format(**fields)
+            except (KeyError, IndexError, ValueError) as err:
+                raise MMBenchError(
+                    f"{where}: {template!r} may use only {', '.join('{' + f + '}' for f in fields)}"
+                    f" ({type(err).__name__}: {err})"
+                ) from err
         for template in (options.prompt, options.open_prompt):
             try:
                 template.format(question="", options="", context="")
@@ -183,6 +194,7 @@ class MultipleChoiceTask(TaskType):
         spec, options = ctx.spec, ctx.options
         score = scorer(options.scorer, spec.name)
         letter_answers = SCORERS[options.scorer].letter_answers
+        ctx.table.require_columns(_option_columns(options), spec.name)
         ids = row_ids(ctx)
         failures: dict[str, str] = {}
         questions: list[Question] = []
@@ -352,6 +364,22 @@ class MultipleChoiceTask(TaskType):
         if len(refs) == 1 and not options.interleave:
             return GenerationItem(refs[0], question.prompt)  # shares the qa tasks' cache entries
         return ImagesGenerationItem(tuple(refs), question.prompt, options.interleave)
+
+
+def _option_columns(options: MultipleChoiceOptions) -> dict[str, str]:
+    """The dataset columns the options name, as {"options.<name>[i]": column} for the check.
+    (Image columns are checked per row, where a tag names them: a JSON copy may leave out
+    image_7 when no question shows seven images.)"""
+    named = {
+        "choice_columns": options.choice_columns,
+        "where": tuple(options.where),
+        "breakdown": tuple(k for k in options.breakdown if k not in DERIVED_CATEGORIES),
+    }
+    return {
+        f"options.{key}[{i}]": column
+        for key, columns in named.items()
+        for i, column in enumerate(columns)
+    }
 
 
 def _text(value: Any) -> str:
