@@ -101,9 +101,10 @@ def test_failure_rules():
     assert is_failure({"correct": False}, "top1") is True
     assert is_failure({"correct": True}, "top1") is False
     assert is_failure({"correct": True, "error": "bad image"}, "top1") is True
-    sample = {"rank_visual_to_text": 1, "ranks_text_to_visual": [1, 3]}
-    assert is_failure(sample, "i2t_R@1") is False  # the image found its caption first
-    assert is_failure(sample, "t2i_R@1") is True  # one caption ranked its image third
+    sample = {"rank_visual_to_text": 2, "ranks_text_to_visual": [1, 3]}
+    assert is_failure(sample, "i2t_R@1") is True  # the image ranked a right caption second
+    assert is_failure(sample, "t2i_R@1") is False  # one of two captions found it first: 0.5
+    assert is_failure({"ranks_text_to_visual": [2, 3]}, "t2v_R@1") is True
     assert is_failure({"scores": {"accuracy": 0.3}}, "accuracy") is False
     assert is_failure({"scores": {"accuracy": 0}}, "accuracy") is True
     assert is_failure({"prediction": "x"}, "CIDEr") is None

@@ -4,8 +4,8 @@ A sample is a *failure* when it got no credit on its task's headline metric or d
 
 * it has an `error` (its media failed and the run skipped it);
 * classification: `correct` is false (top-1 label wrong);
-* retrieval: the ground truth is not at rank 1 in the headline's direction
-  (`rank_visual_to_text` for `i2t_*` / `v2t_*`, any of `ranks_text_to_visual` for `t2i_*` /
+* retrieval: no query of the sample found its match at rank 1 in the headline's direction
+  (`rank_visual_to_text` for `i2t_*` / `v2t_*`; every one of `ranks_text_to_visual` for `t2i_*` /
   `t2v_*`), i.e. the sample scores 0 on that direction's R@1;
 * otherwise: its per-sample headline score (`scores[<headline>]`) is 0 (VQA accuracy, exact match,
   a CIDEr of 0).
@@ -56,7 +56,7 @@ def is_failure(sample: dict[str, Any], headline: str) -> bool | None:
     direction = headline.split("_", 1)[0]
     if direction.startswith("t2") and isinstance(sample.get("ranks_text_to_visual"), list):
         ranks = [r for r in sample["ranks_text_to_visual"] if isinstance(r, int | float)]
-        return any(r > 1 for r in ranks) if ranks else None
+        return all(r > 1 for r in ranks) if ranks else None
     if isinstance(sample.get("rank_visual_to_text"), int | float):
         return sample["rank_visual_to_text"] > 1
     scores = sample.get("scores")

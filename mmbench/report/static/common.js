@@ -78,6 +78,9 @@
 
   /* A value of a sample field as DOM: text, a list of texts, or JSON text for anything else. */
   function valueNode(value) {
+    if (Array.isArray(value) && value.every(function (v) { return typeof v === "number"; })) {
+      return el("span", { class: "text" }, [value.join(", ")]);
+    }
     if (Array.isArray(value)) {
       return el("ul", { class: "values" }, value.map(function (item) {
         return el("li", {}, [typeof item === "string" ? item : JSON.stringify(item)]);
