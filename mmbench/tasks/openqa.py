@@ -24,6 +24,7 @@ from typing import Any
 
 from mmbench.data.items import GenerationItem
 from mmbench.errors import MMBenchError
+from mmbench.metrics.registry import describe
 from mmbench.models.base import GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
 from mmbench.tasks.common import as_text_list, bootstrap_means, row_ids, visual_items
@@ -59,7 +60,7 @@ class OpenQATask(TaskType):
         "source": "optional: the row's source dataset (OCRBench: HME100k's rule)",
     }
     optional_roles = ("id", *_EXTRA_ROLES)
-    metrics = all_metrics()
+    metrics = describe(all_metrics())
     options_class = OpenQAOptions
 
     def required_roles(self, options: Any) -> list[str]:

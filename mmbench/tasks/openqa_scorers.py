@@ -48,7 +48,8 @@ class ScorerInfo:
     """A registry entry: the function ("module:name"), its metrics and the roles it needs."""
 
     target: str
-    metrics: dict[str, str]
+    #: metric names (their descriptions and conventions: mmbench.metrics.registry)
+    metrics: tuple[str, ...]
     roles: tuple[str, ...] = ()
     #: what a ground-truth answer must look like, checked per row before scoring
     labels: tuple[str, ...] = field(default=())
@@ -62,59 +63,37 @@ _HERE = "mmbench.tasks.openqa_scorers"
 SCORERS: dict[str, ScorerInfo] = {
     "vqa": ScorerInfo(
         f"{_HERE}:score_vqa",
-        {
-            "vqa_accuracy": "official VQA accuracy: min(1, matches/3) over leave-one-out subsets",
-            "exact_match": "normalised prediction equals a normalised ground-truth answer",
-        },
+        ("vqa_accuracy", "exact_match"),
     ),
     "pope": ScorerInfo(
         f"{_HERE}:score_pope",
-        {
-            "accuracy": "POPE: share of yes/no answers (evaluate.py parsing) equal to the label",
-            "precision": "POPE: TP / (TP + FP), 'yes' the positive class, pooled over all rows",
-            "recall": "POPE: TP / (TP + FN), pooled over all rows",
-            "f1": "POPE: F1 of the pooled precision and recall",
-            "yes_ratio": "POPE: share of the model's answers read as 'yes'",
-            "mean_f1": "POPE: mean of the per-category F1 (adversarial, popular, random)",
-        },
+        ("accuracy", "precision", "recall", "f1", "yes_ratio", "mean_f1"),
         roles=("category",),
         labels=("yes", "no"),
     ),
     "mme": ScorerInfo(
         f"{_HERE}:score_mme",
-        {
-            "perception": "MME: sum of the 10 perception subtask scores 100 x (acc + acc+), /2000",
-            "cognition": "MME: sum of the 4 cognition subtask scores, /800",
-            "total": "MME: perception + cognition",
-            "unparsed": "MME: answers calculation.py reads as neither yes nor no (count)",
-        },
+        ("perception", "cognition", "total", "unparsed"),
         roles=("category", "group"),
         labels=("yes", "no"),
     ),
     "anls": ScorerInfo(
         f"{_HERE}:score_anls",
-        {"anls": "ANLS (RRC evaluation: normalised Levenshtein similarity, threshold 0.5)"},
+        ("anls",),
     ),
     "chartqa": ScorerInfo(
         f"{_HERE}:score_chartqa",
-        {
-            "relaxed_accuracy": "ChartQA: mean of the human and augmented relaxed accuracies",
-            "relaxed_human": "ChartQA human-written questions: relaxed accuracy (5% tolerance)",
-            "relaxed_augmented": "ChartQA machine-generated questions: relaxed accuracy",
-        },
+        ("relaxed_accuracy", "relaxed_human", "relaxed_augmented"),
         roles=("category",),
     ),
     "ocrbench": ScorerInfo(
         f"{_HERE}:score_ocrbench",
-        {
-            "score": "OCRBench: questions whose answer is in the prediction (count, /1000)",
-            "accuracy": "OCRBench: score / number of questions",
-        },
+        ("score", "accuracy"),
         roles=("category", "source"),
     ),
     "gqa": ScorerInfo(
         f"{_HERE}:score_gqa",
-        {"exact_match": "GQA: exact match ignoring case and punctuation (lmms-eval's gqa)"},
+        ("exact_match",),
     ),
 }
 
@@ -130,13 +109,9 @@ def scorer_info(name: str, task: str) -> ScorerInfo:
     return info
 
 
-def all_metrics() -> dict[str, str]:
-    """Every metric some scorer reports (first description wins), for the task type's list."""
-    out: dict[str, str] = {}
-    for info in SCORERS.values():
-        for name, description in info.metrics.items():
-            out.setdefault(name, description)
-    return out
+def all_metrics() -> list[str]:
+    """Every metric some scorer reports, in first-seen order, for the task type's list."""
+    return list(dict.fromkeys(name for info in SCORERS.values() for name in info.metrics))
 
 
 def score_vqa(data: ScoringInput) -> Scored:
