@@ -321,9 +321,10 @@ class Engine:
         bar: Any,
         sink: Callable[[int, Any, Any], None] | None,
     ) -> dict[str, Any]:
-        """`_compute` for adapters that answer item by item (servers): each answer is committed
-        to the cache as it arrives (one transaction per item, not per batch), so a killed run
-        loses only the requests in flight; batches only group the data loading."""
+        """`_compute` for adapters that answer item by item (servers): answers are committed to
+        the cache as they arrive (one transaction per group of answers that arrived together,
+        not per batch), so a killed run loses only the requests in flight; batches only group
+        the data loading."""
         done: list[tuple[int, Any, Any]] = []
         failed: dict[int, str] = {}
         info: dict[int, dict[str, Any]] = {}
@@ -343,21 +344,26 @@ class Engine:
         start = time.perf_counter()
         answers = self.model.stream(capability, batches())
         try:
-            for answer in answers:
-                meta = metas.pop(answer.index)
-                bar.update(1)
-                if answer.error is not None:
-                    failed[answer.index] = answer.error
-                    if stop_on_error:
-                        break
-                    continue
-                self._store(capability, keys, [(answer.index, answer.output, meta)])
-                if answer.info:
-                    info[answer.index] = answer.info
-                if sink is None:
-                    done.append((answer.index, answer.output, meta))
-                else:
-                    sink(answer.index, answer.output, meta)
+            for arrived in answers:
+                new = []
+                for answer in arrived:
+                    meta = metas.pop(answer.index)
+                    if answer.error is not None:
+                        failed[answer.index] = answer.error
+                        continue
+                    new.append((answer.index, answer.output, meta))
+                    if answer.info:
+                        info[answer.index] = answer.info
+                # Committed before the next wait: whatever has arrived is never lost.
+                self._store(capability, keys, new)
+                for index, output, meta in new:
+                    if sink is None:
+                        done.append((index, output, meta))
+                    else:
+                        sink(index, output, meta)
+                bar.update(len(arrived))
+                if failed and stop_on_error:
+                    break
         finally:
             answers.close()
             self.stats.model_s += time.perf_counter() - start

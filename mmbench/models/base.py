@@ -135,10 +135,11 @@ class ModelAdapter(ABC):
 
     def stream(
         self, capability: str, batches: Iterable[tuple[list[int], Any]]
-    ) -> Iterator[StreamedOutput]:
-        """Outputs of the items of many collated batches, yielded in completion order (only for
-        adapters with `streams`). `batches` gives (item indices, collated batch) pairs and is read
-        lazily, so requests of consecutive batches overlap."""
+    ) -> Iterator[list[StreamedOutput]]:
+        """Outputs of the items of many collated batches in completion order, each yield being
+        the outputs that arrived together (only for adapters with `streams`). `batches` gives
+        (item indices, collated batch) pairs and is read lazily, so requests of consecutive
+        batches overlap."""
         raise CapabilityError(f"model {self.uri!r} does not stream outputs")
 
     def call_totals(self) -> dict[str, Any]:

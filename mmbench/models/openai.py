@@ -4,7 +4,8 @@ Works with vLLM, SGLang, LMDeploy, TGI and OpenAI itself, for the ``generate`` c
 (captioning, QA, multiple choice). Every sample is one ``POST {base}/chat/completions`` whose user
 turn holds the images as ``image_url`` parts with base64 data URLs (PNG, or JPEG with
 ``image_format=jpeg``) in order, then one ``text`` part with the prompt; a video is its sampled
-frames, one image part each. Decoding is greedy (``temperature: 0``) with ``seed`` = ``--seed``
+frames, one image part each; an interleaved multi-image prompt (MMMU) puts each image part where
+its marker stands in the text. Decoding is greedy (``temperature: 0``) with ``seed`` = ``--seed``
 unless ``--gen-kwargs`` says otherwise (``max_new_tokens`` is sent as ``max_tokens``; every other
 key goes into the body as written). The prediction is ``choices[0].message.content``.
 
@@ -41,10 +42,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mmbench.data.items import IMAGE_MARKER
 from mmbench.errors import MMBenchError, did_you_mean
 from mmbench.models.args import ModelArg, output_args, redact_url
 from mmbench.models.base import (
     GENERATE,
+    GENERATE_MULTI_IMAGE,
     GenerationInput,
     ModelAdapter,
     ModelOptions,
@@ -150,12 +153,20 @@ def data_url(image: Any, image_format: str, jpeg_quality: int) -> str:
 def chat_messages(
     request: GenerationInput, image_format: str, jpeg_quality: int
 ) -> list[dict[str, Any]]:
-    """One user turn: the images (or video frames) in order, then the prompt."""
-    content: list[dict[str, Any]] = [
+    """One user turn: the images (or video frames) in order, then the prompt; an interleaved
+    prompt (MMMU) becomes its text pieces with each image part where its IMAGE_MARKER stands."""
+    parts = [
         {"type": "image_url", "image_url": {"url": data_url(im, image_format, jpeg_quality)}}
         for im in request.images
     ]
-    content.append({"type": "text", "text": request.prompt})
+    if not request.interleaved:
+        return [{"role": "user", "content": [*parts, {"type": "text", "text": request.prompt}]}]
+    content: list[dict[str, Any]] = []
+    for index, piece in enumerate(request.prompt.split(IMAGE_MARKER)):
+        if index:
+            content.append(parts[index - 1])
+        if piece:
+            content.append({"type": "text", "text": piece})
     return [{"role": "user", "content": content}]
 
 
@@ -173,7 +184,7 @@ def prediction_of(answer: Any) -> tuple[str, dict[str, Any]]:
 class OpenAIAdapter(ModelAdapter):
     """Client of one model on an OpenAI-compatible server (see the module docstring)."""
 
-    capabilities = frozenset({GENERATE})
+    capabilities = frozenset({GENERATE, GENERATE_MULTI_IMAGE})
     streams = True
 
     def __init__(self, name: str, options: ModelOptions, server: Server) -> None:
@@ -236,10 +247,11 @@ class OpenAIAdapter(ModelAdapter):
     def generate(self, batch: list[GenerationInput], **generation_kwargs: Any) -> list[str]:
         """All answers of one batch, in order; a request that fails for good raises."""
         answers: dict[int, str] = {}
-        for out in self.stream(GENERATE, [(list(range(len(batch))), batch)]):
-            if out.error is not None:
-                raise MMBenchError(f"request {out.index} failed: {out.error}")
-            answers[out.index] = out.output
+        for arrived in self.stream(GENERATE, [(list(range(len(batch))), batch)]):
+            for out in arrived:
+                if out.error is not None:
+                    raise MMBenchError(f"request {out.index} failed: {out.error}")
+                answers[out.index] = out.output
         return [answers[i] for i in range(len(batch))]
 
     def call_totals(self) -> dict[str, Any]:
@@ -285,8 +297,9 @@ class OpenAIAdapter(ModelAdapter):
 
     def stream(
         self, capability: str, batches: Iterable[tuple[list[int], Any]]
-    ) -> Iterator[StreamedOutput]:
-        """Answers in completion order, `concurrency` requests in flight, pulling items lazily.
+    ) -> Iterator[list[StreamedOutput]]:
+        """Answers in completion order, `concurrency` requests in flight, pulling items lazily;
+        each yield is every answer that has arrived since the last one.
 
         The request threads are daemons: when the consumer stops early (a failure with
         --on-error fail, Ctrl-C) they are told to stop and any request still in flight is
@@ -307,26 +320,39 @@ class OpenAIAdapter(ModelAdapter):
             (i, r) for indices, batch in batches for i, r in zip(indices, batch, strict=True)
         )
         started = time.perf_counter()
-        in_flight, exhausted = 0, False
+        in_flight = 0
+
+        def refill() -> None:
+            nonlocal in_flight
+            while in_flight < workers:
+                job = next(pending, None)
+                if job is None:
+                    return
+                jobs.put(job)
+                in_flight += 1
+
         try:
             while True:
-                while not exhausted and in_flight < workers:
-                    job = next(pending, None)
-                    if job is None:
-                        exhausted = True
-                    else:
-                        jobs.put(job)
-                        in_flight += 1
+                refill()
                 if in_flight == 0:
                     return
                 try:
-                    out = done.get(timeout=_POLL_S)
+                    ready = [done.get(timeout=_POLL_S)]
                 except queue.Empty:
                     continue
-                in_flight -= 1
-                if isinstance(out, BaseException):
-                    raise out
-                yield out
+                while True:
+                    try:
+                        ready.append(done.get_nowait())
+                    except queue.Empty:
+                        break
+                in_flight -= len(ready)
+                # Free slots get new requests before the answers are handed on (and committed),
+                # so the server never waits on the cache.
+                refill()
+                for out in ready:
+                    if isinstance(out, BaseException):
+                        raise out
+                yield ready
         finally:
             stop.set()
             for _ in threads:

@@ -97,6 +97,7 @@ class OpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.held_timeouts = 0
+        self.released = False
         self.answered = 0
         self.arrivals: list[float] = []
         self.received: list[tuple[list[str], str]] = []
@@ -167,6 +168,7 @@ class _QuietServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     owner: OpenAIServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between headers and body
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
@@ -217,6 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         with server.lock:
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            server.released |= 0 < server.hold_for <= server.in_flight
             server.lock.notify_all()
         try:
             self._chat(server, body, fault, held)
@@ -229,9 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         if held:
             with server.lock:
+                # Released for good once N were in flight together: a held request that wakes
+                # after another one finished must not wait again.
+                server.released |= server.in_flight >= server.hold_for
                 if not server.lock.wait_for(
-                    lambda: server.in_flight >= server.hold_for or server.stop.is_set(),
-                    timeout=MAX_WAIT_S,
+                    lambda: server.released or server.stop.is_set(), timeout=MAX_WAIT_S
                 ):
                     server.held_timeouts += 1
         if fault == "hang":
