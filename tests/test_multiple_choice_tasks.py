@@ -406,3 +406,20 @@ def test_bad_templates_are_load_errors() -> None:
         bad = type(spec)(**{**spec.__dict__, "options": {**spec.options, key: value}})
         with pytest.raises(MMBenchError):
             get_task_type("multiple_choice").validate(bad)
+
+
+def test_openai_requests_interleave_image_parts_where_the_markers_stand() -> None:
+    from PIL import Image
+
+    from mmbench.data.items import GenerationInput
+    from mmbench.models.openai import OpenAIAdapter, chat_messages
+
+    assert GENERATE_MULTI_IMAGE in OpenAIAdapter.capabilities
+    images = (Image.new("RGB", (4, 4), "red"), Image.new("RGB", (6, 4), "blue"))
+    request = GenerationInput(images, f"{IMAGE_MARKER} or {IMAGE_MARKER}?", interleaved=True)
+    content = chat_messages(request, "png", 90)[0]["content"]
+    assert [part["type"] for part in content] == ["image_url", "text", "image_url", "text"]
+    assert [part.get("text") for part in content] == [None, " or ", None, "?"]
+    plain = chat_messages(GenerationInput(images, "which?"), "png", 90)[0]["content"]
+    assert [part["type"] for part in plain] == ["image_url", "image_url", "text"]
+    assert content[0] == plain[0] and content[2] == plain[1]

@@ -247,11 +247,10 @@ class OpenAIAdapter(ModelAdapter):
     def generate(self, batch: list[GenerationInput], **generation_kwargs: Any) -> list[str]:
         """All answers of one batch, in order; a request that fails for good raises."""
         answers: dict[int, str] = {}
-        for arrived in self.stream(GENERATE, [(list(range(len(batch))), batch)]):
-            for out in arrived:
-                if out.error is not None:
-                    raise MMBenchError(f"request {out.index} failed: {out.error}")
-                answers[out.index] = out.output
+        for out in self.stream(GENERATE, [(list(range(len(batch))), batch)]):
+            if out.error is not None:
+                raise MMBenchError(f"request {out.index} failed: {out.error}")
+            answers[out.index] = out.output
         return [answers[i] for i in range(len(batch))]
 
     def call_totals(self) -> dict[str, Any]:
@@ -297,9 +296,8 @@ class OpenAIAdapter(ModelAdapter):
 
     def stream(
         self, capability: str, batches: Iterable[tuple[list[int], Any]]
-    ) -> Iterator[list[StreamedOutput]]:
-        """Answers in completion order, `concurrency` requests in flight, pulling items lazily;
-        each yield is every answer that has arrived since the last one.
+    ) -> Iterator[StreamedOutput]:
+        """Answers in completion order, `concurrency` requests in flight, pulling items lazily.
 
         The request threads are daemons: when the consumer stops early (a failure with
         --on-error fail, Ctrl-C) they are told to stop and any request still in flight is
@@ -320,39 +318,26 @@ class OpenAIAdapter(ModelAdapter):
             (i, r) for indices, batch in batches for i, r in zip(indices, batch, strict=True)
         )
         started = time.perf_counter()
-        in_flight = 0
-
-        def refill() -> None:
-            nonlocal in_flight
-            while in_flight < workers:
-                job = next(pending, None)
-                if job is None:
-                    return
-                jobs.put(job)
-                in_flight += 1
-
+        in_flight, exhausted = 0, False
         try:
             while True:
-                refill()
+                while not exhausted and in_flight < workers:
+                    job = next(pending, None)
+                    if job is None:
+                        exhausted = True
+                    else:
+                        jobs.put(job)
+                        in_flight += 1
                 if in_flight == 0:
                     return
                 try:
-                    ready = [done.get(timeout=_POLL_S)]
+                    out = done.get(timeout=_POLL_S)
                 except queue.Empty:
                     continue
-                while True:
-                    try:
-                        ready.append(done.get_nowait())
-                    except queue.Empty:
-                        break
-                in_flight -= len(ready)
-                # Free slots get new requests before the answers are handed on (and committed),
-                # so the server never waits on the cache.
-                refill()
-                for out in ready:
-                    if isinstance(out, BaseException):
-                        raise out
-                yield ready
+                in_flight -= 1
+                if isinstance(out, BaseException):
+                    raise out
+                yield out
         finally:
             stop.set()
             for _ in threads:
