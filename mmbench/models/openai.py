@@ -247,10 +247,11 @@ class OpenAIAdapter(ModelAdapter):
     def generate(self, batch: list[GenerationInput], **generation_kwargs: Any) -> list[str]:
         """All answers of one batch, in order; a request that fails for good raises."""
         answers: dict[int, str] = {}
-        for out in self.stream(GENERATE, [(list(range(len(batch))), batch)]):
-            if out.error is not None:
-                raise MMBenchError(f"request {out.index} failed: {out.error}")
-            answers[out.index] = out.output
+        for arrived in self.stream(GENERATE, [(list(range(len(batch))), batch)]):
+            for out in arrived:
+                if out.error is not None:
+                    raise MMBenchError(f"request {out.index} failed: {out.error}")
+                answers[out.index] = out.output
         return [answers[i] for i in range(len(batch))]
 
     def call_totals(self) -> dict[str, Any]:
@@ -296,8 +297,9 @@ class OpenAIAdapter(ModelAdapter):
 
     def stream(
         self, capability: str, batches: Iterable[tuple[list[int], Any]]
-    ) -> Iterator[StreamedOutput]:
-        """Answers in completion order, `concurrency` requests in flight, pulling items lazily.
+    ) -> Iterator[list[StreamedOutput]]:
+        """Answers in completion order, `concurrency` requests in flight, pulling items lazily;
+        each yield is every answer that has arrived since the last one.
 
         The request threads are daemons: when the consumer stops early (a failure with
         --on-error fail, Ctrl-C) they are told to stop and any request still in flight is
@@ -318,26 +320,39 @@ class OpenAIAdapter(ModelAdapter):
             (i, r) for indices, batch in batches for i, r in zip(indices, batch, strict=True)
         )
         started = time.perf_counter()
-        in_flight, exhausted = 0, False
+        in_flight = 0
+
+        def refill() -> None:
+            nonlocal in_flight
+            while in_flight < workers:
+                job = next(pending, None)
+                if job is None:
+                    return
+                jobs.put(job)
+                in_flight += 1
+
         try:
             while True:
-                while not exhausted and in_flight < workers:
-                    job = next(pending, None)
-                    if job is None:
-                        exhausted = True
-                    else:
-                        jobs.put(job)
-                        in_flight += 1
+                refill()
                 if in_flight == 0:
                     return
                 try:
-                    out = done.get(timeout=_POLL_S)
+                    ready = [done.get(timeout=_POLL_S)]
                 except queue.Empty:
                     continue
-                in_flight -= 1
-                if isinstance(out, BaseException):
-                    raise out
-                yield out
+                while True:
+                    try:
+                        ready.append(done.get_nowait())
+                    except queue.Empty:
+                        break
+                in_flight -= len(ready)
+                # Free slots get new requests before the answers are handed on (and committed),
+                # so the server never waits on the cache.
+                refill()
+                for out in ready:
+                    if isinstance(out, BaseException):
+                        raise out
+                yield ready
         finally:
             stop.set()
             for _ in threads:
