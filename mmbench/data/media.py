@@ -113,9 +113,26 @@ class MediaRef:
             return self.frames.read_bytes(self.row_id)
         if self.data is not None:
             return self.data
+        with self._open_file() as handle:
+            return handle.read()
+
+    def content_hash(self) -> str:
+        """sha256 of the medium's bytes (raw frames: and shape): the cache key of its outputs."""
+        if self.frames is not None:
+            return self.frames.content_hash(self.row_id)
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest()
+        # Streamed in blocks: a video file can be several GB.
+        digest = hashlib.sha256()
+        with self._open_file() as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def _open_file(self) -> Any:
         assert self.path is not None
         try:
-            return Path(self.path).read_bytes()
+            return open(self.path, "rb")
         except FileNotFoundError as err:
             raise MediaError(
                 f"media file {self.path} (row {self.row_id}) does not exist;"
@@ -126,12 +143,6 @@ class MediaRef:
                 f"media file {self.path} (row {self.row_id}) cannot be read ({err.strerror});"
                 " check its permissions"
             ) from err
-
-    def content_hash(self) -> str:
-        """sha256 of the medium's bytes (raw frames: and shape): the cache key of its outputs."""
-        if self.frames is not None:
-            return self.frames.content_hash(self.row_id)
-        return hashlib.sha256(self.read_bytes()).hexdigest()
 
 
 def resolve_package_path(ref: str) -> Path:

@@ -13,9 +13,11 @@ when the task spec is loaded.
 
 from __future__ import annotations
 
+import bisect
 import io
 import numbers
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mmbench.data.media import MediaRef, RawFrames
@@ -71,27 +73,35 @@ def fps_indices(total: int, native_fps: float, fps: float, max_frames: int) -> l
 
 
 def load_video(ref: MediaRef, sampling: FrameSampling) -> VideoClip:
-    """Decode the sampled frames of a video; a corrupt or empty file raises `MediaError`."""
+    """Decode the sampled frames of a video; a corrupt or empty file raises `MediaError`.
+
+    Frame index i is the i-th frame in presentation order, as sequential decoding from the start
+    counts them. The frame count comes from the container's header (`nb_frames`) when it has one,
+    else from the packet index. Only the groups of pictures holding wanted frames are decoded: the
+    file is demuxed once (packets only, no decoding) to map each index to its timestamp and
+    keyframe, then each wanted frame is reached by a seek to the keyframe before it. A file is
+    streamed from disk, never read whole into memory.
+    """
     if ref.frames is not None:
         return load_raw_frames(ref.frames, ref.row_id, sampling)
     import av
 
-    data = ref.read_bytes()
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with _open(ref) as container:
             stream = container.streams.video[0]
-            total = stream.frames or sum(1 for _ in container.demux(stream) if _.size)
-            native_fps = float(stream.average_rate or 25)
-        if total <= 0:
-            raise MediaError(
-                f"video {ref.describe()} (row {ref.row_id}) has no frames;"
-                " replace or remove it, or pass --on-error skip"
-            )
-        if sampling.fps is None:
-            wanted = uniform_indices(total, sampling.num_frames)
-        else:
-            wanted = fps_indices(total, native_fps, sampling.fps, sampling.max_frames)
-        frames = _decode_indices(data, set(wanted))
+            index = _packet_index(container, stream)
+            total = stream.frames or len(index.pts)
+            if total <= 0:
+                raise MediaError(
+                    f"video {ref.describe()} (row {ref.row_id}) has no frames;"
+                    " replace or remove it, or pass --on-error skip"
+                )
+            if sampling.fps is None:
+                wanted = uniform_indices(total, sampling.num_frames)
+            else:
+                native_fps = float(stream.average_rate or 25)
+                wanted = fps_indices(total, native_fps, sampling.fps, sampling.max_frames)
+            frames = _decode_by_seeking(container, stream, index, wanted)
     except MediaError:
         raise
     except (av.error.FFmpegError, IndexError, ValueError, OSError) as err:
@@ -109,18 +119,69 @@ def load_video(ref: MediaRef, sampling: FrameSampling) -> VideoClip:
     return VideoClip(frames=tuple(frames[i] for i in kept), indices=tuple(kept))
 
 
-def _decode_indices(data: bytes, wanted: set[int]) -> dict[int, Any]:
+def _open(ref: MediaRef) -> Any:
     import av
 
+    if ref.data is not None:
+        return av.open(io.BytesIO(ref.data))
+    if ref.path is None or not Path(ref.path).is_file():
+        raise MediaError(
+            f"media file {ref.path} (row {ref.row_id}) does not exist;"
+            " fix the path or remove the row, or pass --on-error skip"
+        )
+    return av.open(ref.path)
+
+
+@dataclass(frozen=True)
+class _PacketIndex:
+    """Presentation timestamps of a stream's frames in order, and those of its keyframes."""
+
+    pts: list[int]
+    keyframes: list[int]
+
+
+def _packet_index(container: Any, stream: Any) -> _PacketIndex:
+    """Demux (no decoding) the video stream: every frame's pts, sorted, and the keyframes'."""
+    pts, keyframes = [], []
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None:
+            pts.append(packet.pts)
+            if packet.is_keyframe:
+                keyframes.append(packet.pts)
+    return _PacketIndex(sorted(pts), sorted(keyframes))
+
+
+def _decode_by_seeking(
+    container: Any, stream: Any, index: _PacketIndex, wanted: list[int]
+) -> dict[int, Any]:
+    """Frames `wanted` (indices into `index.pts`), decoding from the keyframe before each.
+
+    Consecutive wanted frames in one group of pictures share one seek and one decoding run.
+    """
+    by_pts = {index.pts[i]: i for i in sorted(set(wanted)) if i < len(index.pts)}
     frames: dict[int, Any] = {}
-    last = max(wanted)
-    with av.open(io.BytesIO(data)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if index in wanted:
-                frames[index] = frame.to_image().convert("RGB")
-            if index >= last:
+    position: int | None = None  # pts of the last frame decoded in the current run
+    decoder = None
+    for target in sorted(by_pts):
+        keyframe = _last_at_or_before(index.keyframes, target)
+        if decoder is None or position is None or keyframe is None or keyframe > position:
+            container.seek(keyframe if keyframe is not None else target, stream=stream)
+            decoder = container.decode(stream)
+            position = None
+        for frame in decoder:
+            if frame.pts is None:
+                continue
+            position = frame.pts
+            if frame.pts in by_pts and by_pts[frame.pts] not in frames:
+                frames[by_pts[frame.pts]] = frame.to_image().convert("RGB")
+            if frame.pts >= target:
                 break
     return frames
+
+
+def _last_at_or_before(sorted_values: list[int], value: int) -> int | None:
+    at = bisect.bisect_right(sorted_values, value)
+    return sorted_values[at - 1] if at else None
 
 
 def load_raw_frames(video: RawFrames, row_id: str, sampling: FrameSampling) -> VideoClip:
