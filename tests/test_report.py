@@ -14,6 +14,7 @@ from helpers.report import (
 )
 
 from mmbench.cli import main
+from mmbench.errors import MMBenchError
 from mmbench.report import build_report
 from mmbench.report.samples import flips, is_failure
 
@@ -136,3 +137,16 @@ def test_cli_report_and_bad_data_dir(tmp_path, capsys):
     assert main(["report", str(results), "--out", str(tmp_path / "s"), "--data-dir", "x"]) == 2
     assert "TASK=DIR" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "s")]) == 2
+
+
+def test_rebuild_replaces_only_a_report_folder(tmp_path):
+    results = write_result(tmp_path / "r", "t", "py:m", {"acc": 0.5}, [{"id": "a"}])
+    build_report([results], tmp_path / "site", images=False)
+    (tmp_path / "site" / "runs" / "stale-run").mkdir()
+    build_report([results], tmp_path / "site", images=False)  # a report folder: rebuilt
+    assert not (tmp_path / "site" / "runs" / "stale-run").exists()
+    other = tmp_path / "project"
+    (other / "data").mkdir(parents=True)
+    with pytest.raises(MMBenchError, match="not empty and not an mmbench report"):
+        build_report([results], other, images=False)
+    assert (other / "data").is_dir()

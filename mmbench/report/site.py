@@ -32,6 +32,7 @@ from typing import Any
 
 import mmbench
 from mmbench.cost import cost_of
+from mmbench.errors import MMBenchError
 from mmbench.metrics.registry import lower_is_better
 from mmbench.report import samples as sample_rules
 from mmbench.report.collect import Run, collect_runs
@@ -40,6 +41,8 @@ from mmbench.results import atomic_write_text, check_writable
 
 #: samples per data chunk: small enough that the first page costs little to load
 CHUNK = 250
+#: marks a folder as a report, so a rebuild may replace its generated parts
+MARKER = ".mmbench-report"
 PAGES = {"index.html": "index.html", "compare.html": "compare.html"}
 ASSETS = ("report.css", "common.js", "index.js", "run.js", "compare.js")
 
@@ -67,6 +70,9 @@ def build_report(
     runs, warnings = collect_runs(inputs)
     check_writable(out_dir)
     remove_stale(out_dir)
+    atomic_write_text(
+        out_dir / MARKER, "written by mmbench report; rebuilds may replace this folder\n"
+    )
     summary = ReportSummary(index=out_dir / "index.html", runs=len(runs), warnings=warnings)
     _copy_static(out_dir)
     tasks: dict[str, list[Run]] = {}
@@ -300,6 +306,17 @@ def _finite(value: Any) -> Any:
 
 
 def remove_stale(out_dir: Path) -> None:
-    """Remove generated run, diff and data folders before a rebuild (thumbnails are kept)."""
+    """Remove generated run, diff and data folders before a rebuild (thumbnails are kept).
+
+    Only in a folder an earlier `mmbench report` wrote (it holds `MARKER`); any other folder that
+    is not empty is refused, so a mistyped `--out` never deletes someone's `data/`.
+    """
+    if not (out_dir / MARKER).is_file():
+        if any(out_dir.iterdir()):
+            raise MMBenchError(
+                f"--out {out_dir} is not empty and not an mmbench report;"
+                " pass a new or empty folder (or an earlier report's folder)"
+            )
+        return
     for name in ("runs", "diffs", "data"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
