@@ -61,7 +61,8 @@
     const body = M.el("tbody");
     const rows = task.runs.map(function (run) {
       const values = { n: run.n };
-      const tr = M.el("tr", { "data-model": run.model }, [M.el("td", { class: "model" }, [run.model])]);
+      const label = run.limit ? [run.model, M.el("span", { class: "muted" }, [" (limit " + run.limit + ")"])] : [run.model];
+      const tr = M.el("tr", { "data-model": run.model }, [M.el("td", { class: "model" }, label)]);
       task.metrics.forEach(function (metric) {
         values["m:" + metric] = run.metrics[metric];
         tr.appendChild(M.el("td", { class: "num", "data-metric": metric },
@@ -73,8 +74,9 @@
       });
       tr.appendChild(M.el("td", { class: "muted" }, [run.cost.hardware || "—"]));
       tr.appendChild(M.el("td", { class: "num" }, [M.fmt(run.n)]));
-      const label = run.samples + " samples" + (run.failures ? ", " + run.failures + " failures" : "");
-      tr.appendChild(M.el("td", {}, [M.el("a", { "data-samples": true, href: "runs/" + run.id + "/index.html" }, [label])]));
+      const text = run.samples + " samples" +
+        (run.failures ? ", " + run.failures + (run.failures === 1 ? " failure" : " failures") : "");
+      tr.appendChild(M.el("td", {}, [M.el("a", { "data-samples": true, href: "runs/" + run.id + "/index.html" }, [text])]));
       body.appendChild(tr);
       return { tr: tr, values: values };
     });
