@@ -72,8 +72,16 @@ def _bars(ax: Any, title: str, headline: str, rows: list[PlotRow]) -> None:
     ax.margins(x=0.15)
     right = max(max(values), *(r.ci[headline][1] for r in ranked if headline in r.ci), 0.0)
     for pos, value in zip(positions, values, strict=True):
+        # Below the bar's centre line, where a whisker runs (the y axis points down).
         if right > 0 and value >= _INSIDE_SHARE * right:
-            ax.text(value, pos, f"{value:.4f} ", ha="right", va="center", fontsize=7, color="white")
+            ax.text(
+                value,
+                pos + 0.22,
+                f"{value:.4f} ",
+                ha="right",
+                va="center",
+                fontsize=7,
+                color="white",
+            )
         else:
-            # Just past the bar's end, below its centre line where a whisker would run.
-            ax.text(value, pos + 0.3, f" {value:.4f}", ha="left", va="center", fontsize=7)
+            ax.text(value, pos + 0.22, f" {value:.4f}", ha="left", va="center", fontsize=7)
