@@ -233,6 +233,19 @@ class OutputCache:
         return int(count)
 
 
+def read_cache_stats(directory: Path | None = None) -> CacheStats:
+    """Entries per capability and size of the cache at `directory` (default: `default_cache_dir`);
+    a folder without a cache reads as empty and is not created."""
+    folder = Path(directory) if directory is not None else default_cache_dir()
+    if not (folder / "outputs.sqlite").exists():
+        return CacheStats(folder / "outputs.sqlite", 0, 0, {})
+    cache = OutputCache(folder)
+    try:
+        return cache.stats()
+    finally:
+        cache.close()
+
+
 def clear_cache_dir(directory: Path | None = None) -> str:
     """Empty the cache at `directory`; when SQLite cannot open or clear it (a damaged file),
     remove its files instead. Returns a one-line account of what was done."""
