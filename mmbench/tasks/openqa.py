@@ -95,11 +95,12 @@ class OpenQATask(TaskType):
     def evaluate(self, ctx: TaskContext) -> TaskOutput:
         spec, options = ctx.spec, ctx.options
         info = scorer_info(options.scorer, spec.name)
-        ids = row_ids(ctx)
-        rows = list(ctx.table.rows)
-        questions = [str(row[spec.columns["question"]]) for row in rows]
+        text_roles = [r for r in ("id", "question", "answers", *_EXTRA_ROLES) if r in spec.columns]
+        cells = _text_cells(ctx.table.rows, {r: spec.columns[r] for r in text_roles})
+        ids = [str(v) for v in cells["id"]] if "id" in cells else row_ids(ctx)
+        questions = [str(q) for q in cells["question"]]
         prompts = [options.prompt.replace("{question}", _edit(q, options)) for q in questions]
-        answers, errors = self._answers(rows, ids, spec, info.labels)
+        answers, errors = self._answers(cells["answers"], ids, info.labels)
         if errors and ctx.engine.config.on_error == "fail":
             first = min(errors)
             raise MMBenchError(
@@ -118,8 +119,7 @@ class OpenQATask(TaskType):
                 predictions[index] = out.outputs[position]
         kept = sorted(predictions)
         extra = {
-            role: [str(row[spec.columns[role]]) for row in rows] if role in spec.columns else None
-            for role in _EXTRA_ROLES
+            role: [str(v) for v in cells[role]] if role in cells else None for role in _EXTRA_ROLES
         }
         data = ScoringInput(
             predictions=[predictions[i] for i in kept],
@@ -170,14 +170,14 @@ class OpenQATask(TaskType):
 
     @staticmethod
     def _answers(
-        rows: list[dict[str, Any]], ids: list[str], spec: TaskSpec, labels: tuple[str, ...]
+        cells: list[Any], ids: list[str], labels: tuple[str, ...]
     ) -> tuple[dict[int, list[str]], dict[int, str]]:
         """Each row's answers, and a message for each row whose ground truth is unusable."""
         answers: dict[int, list[str]] = {}
         errors: dict[int, str] = {}
-        for index, (rid, row) in enumerate(zip(ids, rows, strict=True)):
+        for index, (rid, cell) in enumerate(zip(ids, cells, strict=True)):
             try:
-                texts = as_text_list(row[spec.columns["answers"]], "answers", rid)
+                texts = as_text_list(cell, "answers", rid)
             except MMBenchError:
                 errors[index] = "no ground-truth answer"
                 continue
@@ -186,6 +186,19 @@ class OpenQATask(TaskType):
                 continue
             answers[index] = texts
         return answers, errors
+
+
+def _text_cells(rows: Any, columns: dict[str, str]) -> dict[str, list[Any]]:
+    """The cells of the text roles, read without the image column: a `datasets.Dataset` reads
+    only those columns from its table; other row sequences are read one row at a time."""
+    if hasattr(rows, "select_columns"):
+        table = rows.select_columns(list(dict.fromkeys(columns.values())))
+        return {role: list(table[column]) for role, column in columns.items()}
+    out: dict[str, list[Any]] = {role: [] for role in columns}
+    for row in rows:
+        for role, column in columns.items():
+            out[role].append(row[column])
+    return out
 
 
 def _edit(question: str, options: OpenQAOptions) -> str:
