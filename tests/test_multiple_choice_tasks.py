@@ -94,6 +94,8 @@ def test_mmmu_scores_with_the_official_parsers(tmp_path: Path) -> None:
     fallback = random.Random("42:validation_Accounting_4").choice("ABCD")
     assert by_id(output)["validation_Accounting_4"]["parsed"] == fallback
     assert by_id(output)["validation_Accounting_4"]["random_fallback"] is True
+    assert by_id(output)["validation_Accounting_4"]["fallback_seed"] == 42
+    assert "random_fallback" not in by_id(output)["validation_Art_1"]
     assert output.metrics == {
         "accuracy": (3 + (fallback == "C")) / 4,
         "random_fallbacks": 1.0,

@@ -221,7 +221,8 @@ class MultipleChoiceTask(TaskType):
         ]
         metrics, per_sample, groups = _metrics(scored, spec.metrics, options.circular)
         samples = [
-            _sample(q, pred, judged, per_sample, k) for k, (q, pred, judged) in enumerate(scored)
+            _sample(q, pred, judged, per_sample, k, options.fallback_seed)
+            for k, (q, pred, judged) in enumerate(scored)
         ]
         samples += [{"id": rid, "error": message} for rid, message in failures.items()]
         return TaskOutput(
@@ -433,7 +434,12 @@ def _mean(values: list[float]) -> float:
 
 
 def _sample(
-    q: Question, prediction: str, judged: Judged, per_sample: dict[str, list[float]], k: int
+    q: Question,
+    prediction: str,
+    judged: Judged,
+    per_sample: dict[str, list[float]],
+    k: int,
+    seed: int,
 ) -> dict[str, Any]:
     sample: dict[str, Any] = {
         "id": q.id,
@@ -449,6 +455,7 @@ def _sample(
         sample["unparsed"] = True
     if judged.random_fallback:
         sample["random_fallback"] = True
+        sample["fallback_seed"] = seed  # the guess came from random.Random(f"{seed}:{id}")
     if "circular_accuracy" in per_sample:
         sample["group"] = _group(q)
     if q.categories:
