@@ -150,3 +150,12 @@ def test_rebuild_replaces_only_a_report_folder(tmp_path):
     with pytest.raises(MMBenchError, match="not empty and not an mmbench report"):
         build_report([results], other, images=False)
     assert (other / "data").is_dir()
+
+
+def test_non_finite_values_become_null(tmp_path):
+    samples = [{"id": "a", "confidence": float("nan"), "scores": {"acc": float("inf")}}]
+    results = write_result(tmp_path / "r", "t", "py:m", {"acc": 0.5}, samples)
+    build_report([results], tmp_path / "site", images=False)
+    run = read_data(tmp_path / "site" / "data" / "index.js")["tasks"][0]["runs"][0]
+    (row,) = read_data(tmp_path / "site" / "runs" / run["id"] / "chunk-00000.js")
+    assert row["fields"] == [["confidence", None]] and row["scores"] == {}

@@ -18,6 +18,7 @@ comparison view lists the samples whose per-sample headline value changed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,11 +79,15 @@ def display_fields(sample: dict[str, Any], extra: dict[str, Any]) -> list[list[A
 
 
 def numeric_scores(sample: dict[str, Any]) -> dict[str, float]:
-    """`scores` with only numeric values (booleans as 0/1)."""
+    """`scores` with only finite numeric values (booleans as 0/1)."""
     scores = sample.get("scores")
     if not isinstance(scores, dict):
         return {}
-    return {str(k): float(v) for k, v in scores.items() if isinstance(v, int | float) and v == v}
+    return {
+        str(k): float(v)
+        for k, v in scores.items()
+        if isinstance(v, int | float) and math.isfinite(v)
+    }
 
 
 def flips(

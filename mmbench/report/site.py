@@ -290,8 +290,13 @@ def _summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
 def _write_data(path: Path, key: str, value: Any) -> None:
     """`mmbenchData(key, value);` as a script; ASCII-only JSON, so no byte can end the script
     or change its meaning."""
-    payload = json.dumps(_finite(value), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    atomic_write_text(path, f"mmbenchData({json.dumps(key)},{payload});\n")
+    try:
+        payload = json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a NaN or infinity somewhere: rare, so only then walk the value
+        payload = json.dumps(_finite(value), ensure_ascii=True, separators=(",", ":"))
+    # No fsync per file: a report is rebuilt whole, and thousands of chunks would wait on the disk
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"mmbenchData({json.dumps(key)},{payload});\n", encoding="ascii")
 
 
 def _finite(value: Any) -> Any:
