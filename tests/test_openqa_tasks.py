@@ -261,3 +261,21 @@ def test_join_spec_errors_are_one_line(tmp_path: Path, join: str, message: str) 
     with pytest.raises(MMBenchError, match=message) as err:
         load_task(str(path))
     assert "\n" not in str(err.value)
+
+
+def test_mmbench_score_replays_predictions_to_the_same_numbers(copies, tmp_path: Path) -> None:
+    """`mmbench score` on a file of predictions gives what a run with those answers gives."""
+    from helpers.openqa_schemas import MME_ROWS
+
+    from mmbench.scoring import ScoreRequest, score
+
+    predictions = tmp_path / "mme.jsonl"
+    lines = [json.dumps({"id": str(i), "prediction": r[4]}) for i, r in enumerate(MME_ROWS)]
+    predictions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    request = ScoreRequest(
+        task="mme", predictions=predictions, data_dir=copies("mme")[0], output_dir=tmp_path
+    )
+    outcome = score(request)
+    assert outcome.exit_code == 0
+    assert outcome.result.metrics == pytest.approx(EXPECTED["mme"])
+    assert outcome.result.breakdown["existence"]["acc_plus"] == 0.5

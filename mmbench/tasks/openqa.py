@@ -101,7 +101,8 @@ class OpenQATask(TaskType):
         questions = [str(q) for q in cells["question"]]
         prompts = [options.prompt.replace("{question}", _edit(q, options)) for q in questions]
         answers, errors = self._answers(cells["answers"], ids, info.labels)
-        if errors and ctx.engine.config.on_error == "fail":
+        on_error = getattr(getattr(ctx.engine, "config", None), "on_error", "fail")
+        if errors and on_error == "fail":
             first = min(errors)
             raise MMBenchError(
                 f"task {spec.name!r}, row {ids[first]}: {errors[first]}; fix the dataset or pass"
