@@ -32,8 +32,8 @@ from mmbench.data.items import IMAGE_MARKER, GenerationItem, ImagesGenerationIte
 from mmbench.data.media import media_ref
 from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, ModelAdapter
-from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
-from mmbench.tasks.common import bootstrap_means, row_ids
+from mmbench.tasks.base import TaskContext, TaskOutput, TaskType, row_id
+from mmbench.tasks.common import bootstrap_means
 from mmbench.tasks.mcq_scorers import SCORERS, Judged, Question, scorer
 from mmbench.tasks.spec import TaskSpec
 
@@ -195,11 +195,11 @@ class MultipleChoiceTask(TaskType):
         score = scorer(options.scorer, spec.name)
         letter_answers = SCORERS[options.scorer].letter_answers
         ctx.table.require_columns(_option_columns(options), spec.name)
-        ids = row_ids(ctx)
         failures: dict[str, str] = {}
         questions: list[Question] = []
         items: list[Any] = []
-        for rid, row in zip(ids, ctx.table.rows, strict=True):
+        for index, row in enumerate(ctx.table.rows):  # one pass: rows may be read from disk
+            rid = row_id(row, spec.columns, index)
             if not all(str(row.get(k)) == str(v) for k, v in options.where.items()):
                 continue
             try:
