@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.set_defaults(handler=_cmd_leaderboard)
     _add_report(commands)
     _add_download(commands)
+    _add_score(commands)
 
     compare = commands.add_parser(
         "compare",
@@ -629,12 +630,23 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--no-images", action="store_true", help="do not read datasets (no thumbnails)"
     )
+    report.add_argument(
+        "--include-path",
+        "--include_path",
+        dest="include_path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also read task YAMLs from DIR (for the thumbnails of your own tasks)",
+    )
     report.set_defaults(handler=_cmd_report)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from mmbench.report import build_report
 
+    _include_paths(args.include_path)
     data_dirs: dict[str, Path] = {}
     for item in args.data_dir:
         task, sep, folder = item.partition("=")
@@ -648,6 +660,47 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"mmbench: warning: {warning}", file=sys.stderr)
     print(f"report of {summary.runs} runs: {summary.index.resolve().as_uri()}")
     return 0
+
+
+def _add_score(commands: argparse._SubParsersAction) -> None:
+    score = commands.add_parser(
+        "score",
+        help="score predictions made elsewhere with a task's exact metrics",
+        description='Score a JSONL of {"id", "prediction"} lines ({"id", "label"} with'
+        " the class name for classification; ids as the task's samples JSONL writes them) with"
+        " the task's own prompts, answer parsing and metrics; writes a normal result JSON and"
+        " samples JSONL.",
+    )
+    score.add_argument("--task", required=True, help="task name (mmbench list tasks)")
+    score.add_argument("--predictions", required=True, type=Path, help="JSONL file of predictions")
+    score.add_argument(
+        "--model-name", help="name recorded as the model (default: the file name without .jsonl)"
+    )
+    score.add_argument("--output-dir", type=Path, default=Path("results"))
+    score.add_argument("--data-dir", type=Path, help="local copy of the task's dataset")
+    score.add_argument("--bootstrap", type=_positive_int, default=0, metavar="N")
+    score.add_argument("--seed", type=int, default=0)
+    score.set_defaults(handler=_cmd_score)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from mmbench.scoring import ScoreRequest, score
+    from mmbench.table import format_metrics
+
+    outcome = score(
+        ScoreRequest(
+            task=args.task,
+            predictions=args.predictions,
+            model_name=args.model_name,
+            output_dir=args.output_dir,
+            data_dir=args.data_dir,
+            bootstrap=args.bootstrap,
+            seed=args.seed,
+        )
+    )
+    print(format_metrics(outcome.result.metrics, outcome.result.ci))
+    print(outcome.path)
+    return outcome.exit_code
 
 
 def _add_download(commands: argparse._SubParsersAction) -> None:
@@ -690,28 +743,30 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from mmbench.compare import compare
+    from mmbench.compare import compare, report_json
 
     report = compare(
-        args.baseline, args.new, tolerance=args.tolerance, metrics=args.metrics, use_ci=args.ci
+        args.baseline,
+        args.new,
+        tolerance=args.tolerance,
+        metrics=args.metrics,
+        use_ci=args.ci,
+        alpha=args.alpha,
+        show=args.show,
     )
-    print(report.format_table())
+    print(report_json(report) if args.json else report.format_table())
     return report.exit_code
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from mmbench.cache import OutputCache, clear_cache_dir
+    from mmbench.cache import clear_cache_dir, read_cache_stats
 
     if args.action == "clear":
         print(clear_cache_dir(args.cache_dir))
         return 0
-    cache = OutputCache(args.cache_dir)
-    try:
-        stats = cache.stats()
-        print(f"cache: {stats.path}")
-        print(f"entries: {stats.entries} ({stats.size_bytes / 1e6:.1f} MB)")
-        for capability, count in sorted(stats.by_capability.items()):
-            print(f"  {capability}: {count}")
-    finally:
-        cache.close()
+    stats = read_cache_stats(args.cache_dir)
+    print(f"cache: {stats.path}")
+    print(f"entries: {stats.entries} ({stats.size_bytes / 1e6:.1f} MB)")
+    for capability, count in sorted(stats.by_capability.items()):
+        print(f"  {capability}: {count}")
     return 0
