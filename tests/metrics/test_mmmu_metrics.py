@@ -117,3 +117,13 @@ def test_subjects_and_disciplines():
     assert DISCIPLINE_OF["Art_Theory"] == "Art and Design"
     assert DISCIPLINE_OF["Energy_and_Power"] == "Tech and Engineering"
     assert sum(len(s) for s in DISCIPLINES.values()) == 30
+
+
+def test_equal_positions_go_to_the_first_option():
+    """Option texts that end at different places but start at the same one tie on rfind; numpy's
+    argmax then takes the first candidate in option order."""
+    index2ans, letters = multi_choice_info(["cat", "cat food", "dog", "bird"])
+    parsed = parse_multi_choice_response(
+        "I would choose the cat food for sure", letters, index2ans, random.Random(0)
+    )
+    assert (parsed.letter, parsed.random_fallback) == ("A", False)
