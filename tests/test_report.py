@@ -185,3 +185,14 @@ def test_video_sample_gets_a_strip_of_eight_frames(tmp_path):
         # 8 uniformly sampled frames side by side, each scaled to 64 pixels high
         assert strip.size == (8 * round(width * 64 / height), 64)
     assert dict(row["fields"])["texts (dataset)"][0].startswith("A montage of city street")
+
+
+def test_cli_include_path_finds_a_users_task(tmp_path, monkeypatch):
+    # --include-path extends MMBENCH_TASKS_PATH of this process; monkeypatch restores it after
+    monkeypatch.delenv("MMBENCH_TASKS_PATH", raising=False)
+    results, tasks = build_toy_inputs(tmp_path)
+    site = tmp_path / "site"
+    args = ["report", str(results), "--out", str(site), "--include-path", str(tasks)]
+    assert main(args) == 0
+    task = _task(read_data(site / "data" / "index.js"), TOY_TASK)
+    assert task["media_note"] == ""  # the task was found, so were its images
