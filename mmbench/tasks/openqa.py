@@ -27,7 +27,7 @@ from mmbench.errors import MMBenchError
 from mmbench.metrics.registry import describe
 from mmbench.models.base import GENERATE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType
-from mmbench.tasks.common import as_text_list, bootstrap_means, row_ids, visual_items
+from mmbench.tasks.common import as_text_list, bootstrap_means, visual_items
 from mmbench.tasks.openqa_scorers import ScoringInput, all_metrics, scorer_info
 from mmbench.tasks.spec import TaskSpec
 
@@ -97,7 +97,8 @@ class OpenQATask(TaskType):
         info = scorer_info(options.scorer, spec.name)
         text_roles = [r for r in ("id", "question", "answers", *_EXTRA_ROLES) if r in spec.columns]
         cells = _text_cells(ctx.table.rows, {r: spec.columns[r] for r in text_roles})
-        ids = [str(v) for v in cells["id"]] if "id" in cells else row_ids(ctx)
+        # a row's id: its id column, else its position (as tasks.base.row_id)
+        ids = [str(v) for v in cells.get("id", range(len(cells["question"])))]
         questions = [str(q) for q in cells["question"]]
         prompts = [options.prompt.replace("{question}", _edit(q, options)) for q in questions]
         answers, errors = self._answers(cells["answers"], ids, info.labels)
