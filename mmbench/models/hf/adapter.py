@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mmbench.models.args import output_args
 from mmbench.models.base import ModelAdapter, ModelOptions
 from mmbench.models.common import dtype_name, stable_hash
+from mmbench.models.hf.model_args import MODEL_ARGS
 from mmbench.models.hf.source import HFSource
 
 # Bump when a change here (preprocessing, padding, pooling ...) can move any output: it is part of
@@ -88,7 +90,11 @@ class HFAdapter(ModelAdapter):
         return self._device
 
     def fingerprint(self) -> str:
-        return stable_hash({"adapter": self._fingerprint, "libraries": library_versions()})
+        identity = {"adapter": self._fingerprint, "libraries": library_versions()}
+        changing = output_args(MODEL_ARGS, self.options.model_args)
+        if changing:  # absent otherwise, so fingerprints without model args stay as they were
+            identity["model_args"] = changing
+        return stable_hash(identity)
 
     def _describe(self, family: str, details: dict[str, Any]) -> dict[str, Any]:
         """The facts every hf: adapter reports, the family's own `details`, then any weights the

@@ -24,18 +24,31 @@ from mmbench.models.hf.families import (
     remote_code_error,
 )
 from mmbench.models.hf.generator import HFGenerator
+from mmbench.models.hf.model_args import (
+    MODEL_ARGS,
+    check_processor_args,
+    placement_device,
+    processor_kwargs,
+    spec_with_revision,
+    weight_kwargs,
+)
 from mmbench.models.hf.source import (
     HFSource,
     fetch_error,
-    identify,
     one_line,
     resolve_source,
 )
+from mmbench.models.hf.source import identify as identify_source
 
 logger = logging.getLogger(__name__)
 
-# `identify` is the scheme's cheap identity (see `mmbench.models.SCHEMES`), looked up here.
-__all__ = ["ProcessorPair", "identify", "load", "load_processor", "load_weights"]
+# `identify` and `MODEL_ARGS` are looked up here by `mmbench.models.load_model`.
+__all__ = ["MODEL_ARGS", "ProcessorPair", "identify", "load", "load_processor", "load_weights"]
+
+
+def identify(spec: str, options: ModelOptions) -> dict[str, Any] | None:
+    """The scheme's cheap identity (`source.identify`), with a `revision` model arg applied."""
+    return identify_source(spec_with_revision(spec, options.model_args), options)
 
 
 def _load_config(source: HFSource, options: ModelOptions) -> Any:
@@ -72,6 +85,7 @@ def load_processor(source: HFSource, options: ModelOptions) -> Any:
     from transformers import AutoProcessor
 
     kwargs = {"revision": source.load_revision, "trust_remote_code": options.trust_remote_code}
+    kwargs.update(processor_kwargs(options.model_args))
     try:
         processor = AutoProcessor.from_pretrained(source.location, **kwargs)
     except ImportError as exc:
@@ -157,6 +171,7 @@ def load_weights(
             trust_remote_code=options.trust_remote_code,
             output_loading_info=True,
             **{dtype_kwarg: dtype},
+            **weight_kwargs(options.model_args),
         )
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
@@ -164,7 +179,8 @@ def load_weights(
         raise
     except OSError as exc:
         raise _load_error(source, "weights", exc) from exc
-    model = model.to(device).eval()
+    # A model placed by device_map stays where accelerate put it.
+    model = (model if "device_map" in options.model_args else model.to(device)).eval()
     missing = sorted(info.get("missing_keys") or []) if isinstance(info, dict) else []
     logger.debug(
         "model %s: %s loaded on %s in %s, %d weights missing from the checkpoint",
@@ -194,7 +210,7 @@ def load_weights(
 
 def load(spec: str, options: ModelOptions) -> ModelAdapter:
     """Entry point of the `hf:` scheme (see `mmbench.models.SCHEMES`)."""
-    source, raw_config = resolve_source(spec)
+    source, raw_config = resolve_source(spec_with_revision(spec, options.model_args))
     check_remote_code(raw_config, source.name, options.trust_remote_code)
     config = _load_config(source, options)
     device = resolve_device(options.device)
@@ -206,7 +222,10 @@ def load(spec: str, options: ModelOptions) -> ModelAdapter:
             f"model {source.name!r} has no image processor, so it is not a vision-language"
             " generator; pick an image-text-to-text checkpoint"
         )
+    check_processor_args(processor, options.model_args, source.name)
     model, missing = load_weights(loader, source, options, dtype, device)
+    if "device_map" in options.model_args:
+        device = placement_device(model, device)
     if family == GENERATOR:
         return HFGenerator(source, model, processor, options, device, dtype, missing)
     if not has_feature_methods(model):
