@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.verbosity import failure
 
 GROUP_PREFIX = "group:"
 EXIT_USAGE = 2
@@ -198,12 +199,8 @@ def run_suite(
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as err:  # one pair's bug must not lose the other pairs' results
-                pair = PairOutcome(
-                    model,
-                    task,
-                    EXIT_INTERNAL,
-                    error=f"internal error ({type(err).__name__}: {err})",
-                )
+                code, line = failure(err)  # a full disk is 2; a bug 4, its traceback logged
+                pair = PairOutcome(model, task, code, error=line)
             done.append(pair)
             on_done(pair)
         pool.release(model)

@@ -116,6 +116,18 @@ def os_error_line(err: OSError) -> str | None:
     return f"cannot use{where or ' a file'} ({err.strerror}); check the path and its permissions"
 
 
+def failure(err: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an exception that was not an `MMBenchError`: 2 for an OS error
+    of the environment (a full disk, a path that is a folder), else 4 with `internal_error_line`
+    at the verbosity the `mmbench` logger was configured with."""
+    if isinstance(err, OSError):
+        line = os_error_line(err)
+        if line is not None:
+            return EXIT_USAGE, line
+    debug = logging.getLogger("mmbench").isEnabledFor(logging.DEBUG)
+    return EXIT_INTERNAL, internal_error_line(err, "debug" if debug else "info")
+
+
 def internal_error_line(err: BaseException, verbosity: str) -> str:
     """The one line shown for an unexpected error; writes the traceback to a log file (or to
     stderr with `--verbosity debug`) and names it."""

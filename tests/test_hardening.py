@@ -526,3 +526,12 @@ def test_hf_fingerprint_follows_transformers_and_torch_minor(monkeypatch) -> Non
     monkeypatch.setattr(torch, "__version__", "2.13.0+cpu")
     monkeypatch.setattr(transformers, "__version__", "5.0.1")
     assert adapter.fingerprint() != base
+
+
+def test_failure_codes_for_one_pair_of_a_suite() -> None:
+    from mmbench.verbosity import failure
+
+    code, line = failure(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/full/r.json"))
+    assert code == 2 and line.startswith("no space left on the device writing /full/r.json")
+    code, line = failure(ValueError("a bug"))
+    assert code == 4 and line.startswith("internal error (ValueError: a bug); the traceback is in")
