@@ -200,7 +200,7 @@ def test_hub_schema_runs_end_to_end(task: str, layout: str, hub_copy, capsys, tm
     assert [s["frame_indices"] for s in samples] == [e["frame_indices"] for e in expected]
     assert [s["prediction"] for s in samples] == [e["prediction"] for e in expected]
     assert [s["answers"] for s in samples] == [[e["answer"]] for e in expected]
-    assert [s["exact_match"] for s in samples] == [e["exact_match"] for e in expected]
+    assert [s["scores"]["exact_match"] for s in samples] == [e["exact_match"] for e in expected]
     assert result["metrics"]["exact_match"] == pytest.approx(4 / 6)
 
 

@@ -207,7 +207,7 @@ def _qa() -> list[tuple[str, MetricInfo]]:
             MetricInfo(
                 "vqa_accuracy",
                 "official VQA accuracy: min(1, matches/3) over leave-one-out subsets",
-                per_sample="vqa_accuracy (0, 0.3, 0.6, 0.9 or 1)",
+                per_sample="scores.vqa_accuracy (0, 0.3, 0.6, 0.9 or 1)",
             ),
         ),
         (
@@ -215,7 +215,7 @@ def _qa() -> list[tuple[str, MetricInfo]]:
             MetricInfo(
                 "exact_match",
                 "normalised prediction equals a normalised ground-truth answer",
-                per_sample="exact_match (0 or 1)",
+                per_sample="scores.exact_match (0 or 1)",
                 binary=True,
             ),
         ),
@@ -224,7 +224,7 @@ def _qa() -> list[tuple[str, MetricInfo]]:
             MetricInfo(
                 "accuracy",
                 "multiple choice: the chosen option is the correct one",
-                per_sample="accuracy (0 or 1)",
+                per_sample="scores.accuracy (0 or 1)",
                 binary=True,
             ),
         ),

@@ -82,7 +82,9 @@ class CaptioningTask(TaskType):
         samples = [
             {
                 "id": ids[i],
+                "prompt": ctx.options.prompt,
                 "prediction": out.outputs[i],
+                "references": references[ids[i]],
                 "scores": {
                     m: v for m, v in scores["per_id"].get(ids[i], {}).items() if m in spec.metrics
                 },

@@ -102,8 +102,14 @@ class ClassificationTask(TaskType):
                 "top5": [classes[c] for c in ranked[pos]],
             }
             sample["correct"] = ranked[pos][0] == labels[i]
-            if predictions is not None:
-                sample["prediction"] = predictions[pos]
+            # generate mode: the model's own words; embedding mode: the top-1 class
+            sample["prediction"] = (
+                predictions[pos] if predictions is not None else sample["top5"][0]
+            )
+            sample["scores"] = {
+                "top1": float(sample["correct"]),
+                "top5": float(labels[i] in ranked[pos]),
+            }
             sample.update(info.get(i, {}))
             samples.append(sample)
         per_item = {"top1": [float(s["correct"]) for s in samples]}

@@ -88,8 +88,15 @@ class QATask(TaskType):
         metrics = {m: float(sum(v) / len(v)) if v else 0.0 for m, v in per_item.items()}
         samples = []
         for pos, i in enumerate(kept):
-            sample = {"id": ids[i], "prediction": predictions[pos], "answers": answers[pos]}
-            sample.update({m: per_item[m][pos] for m in per_item})
+            sample = {
+                "id": ids[i],
+                "question": rows[i][spec.columns["question"]],
+                "prompt": prompts[i],
+                **({"choices": choices[i]} if choices[i] is not None else {}),
+                "prediction": predictions[pos],
+                "answers": answers[pos],
+                "scores": {m: per_item[m][pos] for m in per_item},
+            }
             if role == "video":
                 sample["frame_indices"] = out.meta[i]
             sample.update(out.info.get(i, {}))

@@ -154,6 +154,7 @@ class RetrievalTask(TaskType):
             count = len(captions[i])
             sample = {
                 "id": ids[i],
+                "references": captions[i],
                 "rank_visual_to_text": i2t[pos],
                 "ranks_text_to_visual": t2i[cursor : cursor + count],
             }
