@@ -323,10 +323,10 @@ def _check_comparable(base: Record, cur: Record, model: str | None) -> None:
             f"--limit differs{where} ({base.limit or 'none'} vs {cur.limit or 'none'}): a partial"
             " run is not comparable with another row count; run both with the same --limit"
         )
-    if base.n != cur.n and base.n and cur.n:
+    if base.selected != cur.selected and base.selected and cur.selected:
         raise MMBenchError(
-            f"n differs{where} ({base.n} vs {cur.n} rows selected): numbers over different rows"
-            " are not comparable; run both on the same rows"
+            f"n differs{where} ({base.selected} vs {cur.selected} rows selected, skipped ones"
+            " included): numbers over different rows are not comparable; run both on the same rows"
         )
 
 

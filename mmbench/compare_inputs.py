@@ -32,6 +32,13 @@ class Record:
     headline: str = ""
     environment: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def selected(self) -> int | None:
+        """Rows selected before any were skipped: the result's `n` counts the rows scored and
+        `failures.count` the rows skipped (`--on-error skip`), so a run that skipped a few rows
+        stays comparable with one that skipped none."""
+        return None if self.n is None else self.n + self.skipped
+
 
 def read_json(path: Path) -> Record:
     """A result JSON as a `Record`; anything else is an `MMBenchError`."""

@@ -150,8 +150,11 @@ def test_different_n_or_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MMBenchError, match=r"--limit differs \(none vs 50\)"):
         compare(base, limited)
     fewer = write_result(tmp_path / "fewer.json", {"i2t_R@1": 0.6}, n=4999)
-    with pytest.raises(MMBenchError, match=r"n differs \(5000 vs 4999 rows selected\)"):
+    with pytest.raises(MMBenchError, match=r"n differs \(5000 vs 4999 rows selected"):
         compare(base, fewer)
+    # 4,997 scored + 3 skipped with --on-error skip: the same 5,000 rows, comparable (a warning).
+    skipped = write_result(tmp_path / "skip.json", {"i2t_R@1": 0.6}, n=4997, skipped=3)
+    assert compare(base, skipped).warnings == ["skipped samples differ (0 vs 3)"]
     assert main(["compare", str(base), str(limited)]) == 2
 
 
@@ -165,6 +168,7 @@ def test_configuration_and_environment_differences_are_warned(tmp_path: Path, ca
         seed=1,
         spec_hash="other",
         model="hf:org/other",
+        n=997,
         skipped=3,
         environment={**env, "torch": "2.12.0"},
     )
