@@ -442,7 +442,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _fmt_delta(metric: str, delta: float | None) -> str:
-    return "-" if delta is None else f"{delta:+.2f}{metric_info(metric).unit}"
+    # + 0.0 turns a -0.0 (equal values) into 0.0, so it prints as +0.00
+    return "-" if delta is None else f"{delta + 0.0:+.2f}{metric_info(metric).unit}"
 
 
 def _fmt_interval(interval: tuple[float, float] | None) -> str:
