@@ -33,7 +33,6 @@ from typing import Any
 
 from mmbench.compare_inputs import Record, read_csv, read_json
 from mmbench.errors import MMBenchError, did_you_mean
-from mmbench.metrics import paired
 from mmbench.metrics.registry import lower_is_better, metric_info, to_points
 
 # Direction and units live in the registry; these names stay importable from here.
@@ -190,8 +189,8 @@ def compare(
     use_ci: bool = False,
     alpha: float | None = None,
     show: int = 10,
-    resamples: int = paired.DEFAULT_RESAMPLES,
-    seed: int = paired.DEFAULT_SEED,
+    resamples: int = 10_000,
+    seed: int = 0,
 ) -> CompareReport:
     """Compare `new` against `baseline` (two result JSONs, or two per-task leaderboard CSVs).
 
@@ -271,7 +270,9 @@ def _values(metric: str, base: Record, cur: Record) -> CompareRow:
 
 def _adjust(report: CompareReport) -> None:
     """Holm over every row that has a p-value."""
-    adjusted = paired.holm([row.p_value for row in report.rows])
+    from mmbench.metrics.paired import holm
+
+    adjusted = holm([row.p_value for row in report.rows])
     for row, p in zip(report.rows, adjusted, strict=True):
         row.p_adjusted = p
 

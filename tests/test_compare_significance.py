@@ -227,3 +227,21 @@ def test_ci_note_does_not_ask_for_an_interval_mmbench_never_computes(tmp_path: P
     rerun = next(n for n in notes if "re-run the baseline with --bootstrap" in n)
     # MdR, RSUM and BLEU get intervals from `run --bootstrap` (recomputed per resample).
     assert "CIDEr" in rerun and "Bleu_4" in rerun and "METEOR" not in rerun
+
+
+def test_compare_stays_light_and_its_defaults_are_the_paired_tests() -> None:
+    import inspect
+    import subprocess
+    import sys
+
+    from mmbench.metrics.paired import DEFAULT_RESAMPLES, DEFAULT_SEED
+
+    params = inspect.signature(compare).parameters
+    assert (params["resamples"].default, params["seed"].default) == (
+        DEFAULT_RESAMPLES,
+        DEFAULT_SEED,
+    )
+    # The CLI imports compare to build its --help text: no numpy until a comparison runs.
+    code = "import sys, mmbench.compare; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
