@@ -73,6 +73,8 @@ class CompareRow:
     p_adjusted: float | None = None
     interval: tuple[float, float] | None = None
     test: str | None = None
+    #: McNemar's discordant units: (right only in the baseline, right only in the new run)
+    discordant: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         info = metric_info(self.metric)
@@ -88,6 +90,7 @@ class CompareRow:
             "p_value": self.p_value,
             "p_adjusted": self.p_adjusted,
             "test": self.test,
+            "discordant": list(self.discordant) if self.discordant else None,
             "in_baseline_ci": self.ci_overlap,
             "status": self.status,
         }

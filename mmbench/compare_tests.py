@@ -61,7 +61,7 @@ def attach_tests(
         if test is None:
             continue
         info = metric_info(row.metric)
-        row.p_value, row.test = test.p_value, test.method
+        row.p_value, row.test, row.discordant = test.p_value, test.method, test.discordant
         if test.interval is not None:
             row.interval = (info.to_points(test.interval[0]), info.to_points(test.interval[1]))
         if test.note:

@@ -34,7 +34,7 @@ def test_mcnemar_p_value_of_the_discordant_pairs(tmp_path: Path) -> None:
     new = [1] * 20 + [0] * 10 + [0] + [1] * 9
     report = compare(*qa_pair(tmp_path, base, new))
     row = report.rows[0]
-    assert row.test == "mcnemar"
+    assert row.test == "mcnemar" and row.discordant == (1, 9)
     assert row.p_value == 22 / 1024  # 2 * (C(10,0) + C(10,1)) / 2^10
     assert row.p_adjusted == row.p_value  # one metric: Holm changes nothing
     assert row.delta == pytest.approx(20.0)  # (29 - 21) / 40 = +0.2 = +20 points
