@@ -131,20 +131,15 @@ def sample_value(name: str, sample: dict[str, Any]) -> float | None:
 
 
 def _mean(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
-    if _is_retrieval_recall(info) or info.name.endswith(("_MnR",)):
-        ranks = _ranks(info, samples)
+    """A mean of per-unit values as (sum, count) per sample: R@K hits or ranks of retrieval
+    queries (a sample holds one visual query or several captions), else one value per sample."""
+    if _is_retrieval_recall(info) or info.name.endswith("_MnR"):
         k = family_k(info.name)
-        sums = np.array(
-            [
-                [
-                    float(((r >= 1) & (r <= k)).sum()) if k else float(r[r >= 1].sum()),
-                    (r >= 1).sum(),
-                ]
-                for r in ranks
-            ],
-            dtype=float,
-        )
-        return MeanRatio(sums, ratio)
+        rows = []
+        for ranks in _ranks(info, samples):
+            ranks = ranks[ranks >= 1]  # rank 0: a query without positives, left out
+            rows.append([float((ranks <= k).sum() if k else ranks.sum()), float(len(ranks))])
+        return MeanRatio(np.asarray(rows, dtype=float).reshape(-1, 2), ratio)
     values = np.asarray([_sample_value(info, s) for s in samples], dtype=float)
     return MeanRatio(np.stack([values, np.ones_like(values)], axis=1), ratio)
 
