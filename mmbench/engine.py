@@ -208,6 +208,13 @@ class Engine:
             more = len(result.failed) - 1
             suffix = f" ({more} more item(s) failed too)" if more else ""
             raise MediaError(result.failed[first] + suffix)
+        if n and len(result.failed) == n:
+            # nothing is left to score: a metric over zero samples is not a number
+            first = min(result.failed)
+            raise MMBenchError(
+                f"every one of the {n} items failed ({result.failed[first]}); nothing is left to"
+                " evaluate: fix the data"
+            )
         return result
 
     def embedding_matrix(self, n_rows: int) -> EmbeddingMatrix:

@@ -535,3 +535,14 @@ def test_failure_codes_for_one_pair_of_a_suite() -> None:
     assert code == 2 and line.startswith("no space left on the device writing /full/r.json")
     code, line = failure(ValueError("a bug"))
     assert code == 4 and line.startswith("internal error (ValueError: a bug); the traceback is in")
+
+
+def test_every_sample_skipped_is_one_line(capsys, tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"not a png")
+    write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "image": "a.png", "label": "a"}])
+    (tmp_path / "c.yaml").write_text(
+        "name: c\ntype: classification\nversion: 1\nsource: {local: d.jsonl}\n"
+        "columns: {image: image, label: label}\nmetrics: [top1]\noptions: {classes: [a, b]}\n"
+    )
+    code, _, err = cli(capsys, *run_args(tmp_path / "c.yaml", tmp_path / "o", "--on-error", "skip"))
+    assert code == 2 and "every one of the 1 items failed" in one_error_line(err)
