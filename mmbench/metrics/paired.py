@@ -149,6 +149,7 @@ class WeightedMedian(Statistic):
         self._band = (first, last)
         column = np.clip(self._slot - first + 1, 0, last - first + 1)
         self._histogram = _per_sample_counts(self.owner, column, self.n, last - first + 2)
+        self._full: np.ndarray | None = None  # every distinct value: built on first need
 
     def linear(self) -> np.ndarray:
         return self._histogram
@@ -169,8 +170,9 @@ class WeightedMedian(Statistic):
         return out
 
     def _exact(self, weights: np.ndarray) -> np.ndarray:
-        histogram = _per_sample_counts(self.owner, self._slot, self.n, len(self._distinct))
-        counts = np.cumsum(weights @ histogram, axis=1)
+        if self._full is None:
+            self._full = _per_sample_counts(self.owner, self._slot, self.n, len(self._distinct))
+        counts = np.cumsum(weights @ self._full, axis=1)
         total = counts[:, -1]
         lower = self._distinct[_position(counts, (total - 1) // 2)]
         return (lower + self._distinct[_position(counts, total // 2)]) / 2.0
