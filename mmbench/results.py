@@ -170,8 +170,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def _umask() -> int:
-    """The process's umask (reading it means setting it; it is put back at once)."""
-    mask = os.umask(0o022)
+    """The process's umask: from /proc on Linux (a read that changes nothing), else by setting
+    it and putting it back at once (another thread could create a file in between)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
     os.umask(mask)
     return mask
 
