@@ -4,7 +4,9 @@ Key = sha256(adapter fingerprint, capability, item content hash, preprocessing/p
 Entries live in one SQLite database in WAL mode under `MMBENCH_CACHE` (default
 `~/.cache/mmbench`). Each batch is one transaction, so a run killed with `kill -9` keeps every
 batch it finished and the next run resumes from there; a half-written batch is rolled back by
-SQLite, never read back. Two tasks over the same images (retrieval and CLIPScore, say) share the
+SQLite, never read back. (A server-backed model, `openai:`, commits its answers as they arrive
+instead, a group per transaction, so a kill loses only the requests in flight: see
+`Engine._stream`.) Two tasks over the same images (retrieval and CLIPScore, say) share the
 image embeddings because the key does not mention the task. A second table holds small model
 memos (`mmbench.models.lazy`), so a fully cached rerun does not load the model at all.
 
