@@ -374,6 +374,10 @@ def test_every_public_task_has_a_local_copy() -> None:
     assert len(CIFAR100_FINE) == 100 and len(CIFAR100_COARSE) == 20 and len(DTD) == 47
 
 
+#: tasks whose YAML says no published reference number was confirmed (docs/tasks.md says so)
+UNREFERENCED = {"textcaps-val"}
+
+
 @pytest.mark.parametrize("name", PUBLIC_TASKS)
 def test_spec_is_pinned_referenced_and_cited(name: str) -> None:
     spec = load_task(name)
@@ -383,7 +387,10 @@ def test_spec_is_pinned_referenced_and_cited(name: str) -> None:
     else:
         assert source.hub and SHA.match(source.revision or ""), (name, source.revision)
     assert spec.description and spec.citation
-    assert spec.reference, f"{name}: no published reference numbers"
+    if name in UNREFERENCED:
+        assert not spec.reference, f"{name}: has reference numbers; drop it from UNREFERENCED"
+    else:
+        assert spec.reference, f"{name}: no published reference numbers"
     known = get_task_type(spec.type).metrics
     for model, entry in spec.reference.items():
         numbers = {k: v for k, v in entry.items() if k not in ("uri", "source")}
