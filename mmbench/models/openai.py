@@ -33,6 +33,7 @@ import hashlib
 import io
 import json
 import logging
+import mimetypes
 import os
 import queue
 import random
@@ -64,6 +65,10 @@ DEFAULT_GENERATION: dict[str, Any] = {"temperature": 0}
 STABLE_MODEL_FIELDS = ("id", "object", "owned_by", "root", "parent", "max_model_len")
 _POLL_S = 0.5  # how often a waiting stream wakes up, so Ctrl-C is noticed
 
+#: how a video goes to the server: its sampled frames as image parts, or the file itself as one
+#: `video_url` part (vLLM, SGLang; the server then samples frames its own way)
+VIDEO_MODES = ("frames", "video_url")
+
 MODEL_ARGS: dict[str, ModelArg] = {
     "base_url": ModelArg((str,), "server URL ending in /v1 (default $OPENAI_BASE_URL)", False),
     "concurrency": ModelArg((int,), "requests in flight (default 8)", False),
@@ -75,6 +80,9 @@ MODEL_ARGS: dict[str, ModelArg] = {
     "fingerprint": ModelArg(
         (str,), "what identifies the served weights in the cache (default: /models' facts)", True
     ),
+    "video": ModelArg(
+        (str,), "frames (default: sampled frames as images) or video_url", True, VIDEO_MODES
+    ),
 }
 DEFAULTS: dict[str, Any] = {
     "concurrency": 8,
@@ -83,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "backoff": 1.0,
     "image_format": "png",
     "jpeg_quality": 95,
+    "video": "frames",
 }
 
 
@@ -152,11 +161,29 @@ def data_url(image: Any, image_format: str, jpeg_quality: int) -> str:
     return f"data:image/{image_format};base64,{encoded}"
 
 
+def video_part(request: GenerationInput) -> dict[str, Any]:
+    """The request's video file as one `video_url` part with a base64 data URL."""
+    ref = request.video
+    if ref is None or (ref.path is None and ref.data is None):
+        raise MMBenchError(
+            "--model-args video=video_url sends video files, but this dataset holds decoded"
+            " frames; drop video=video_url to send the sampled frames"
+        )
+    mime = mimetypes.guess_type(ref.path)[0] if ref.path else None
+    encoded = base64.b64encode(ref.read_bytes()).decode("ascii")
+    url = f"data:{mime or 'video/mp4'};base64,{encoded}"
+    return {"type": "video_url", "video_url": {"url": url}}
+
+
 def chat_messages(
-    request: GenerationInput, image_format: str, jpeg_quality: int
+    request: GenerationInput, image_format: str, jpeg_quality: int, video: str = "frames"
 ) -> list[dict[str, Any]]:
     """One user turn: the images (or video frames) in order, then the prompt; an interleaved
-    prompt (MMMU) becomes its text pieces with each image part where its IMAGE_MARKER stands."""
+    prompt (MMMU) becomes its text pieces with each image part where its IMAGE_MARKER stands.
+    With video="video_url" a video is its file as one `video_url` part instead of its frames."""
+    if video == "video_url" and request.is_video:
+        part = video_part(request)
+        return [{"role": "user", "content": [part, {"type": "text", "text": request.prompt}]}]
     parts = [
         {"type": "image_url", "image_url": {"url": data_url(im, image_format, jpeg_quality)}}
         for im in request.images
@@ -264,7 +291,10 @@ class OpenAIAdapter(ModelAdapter):
         body = {
             "model": self.name,
             "messages": chat_messages(
-                request, self.settings["image_format"], self.settings["jpeg_quality"]
+                request,
+                self.settings["image_format"],
+                self.settings["jpeg_quality"],
+                self.settings["video"],
             ),
             **self.body,
         }

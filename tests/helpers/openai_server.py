@@ -26,7 +26,10 @@ MAX_WAIT_S = 10.0  # the longest any handler ever blocks (hangs, concurrency hol
 
 
 def pixel_digest(image: Any) -> str:
-    """sha256 (12 hex digits) of an RGB image's size and pixels: what "the same image" means."""
+    """sha256 (12 hex digits) of an RGB image's size and pixels: what "the same image" means;
+    for a video file sent whole (bytes), "video:" and the sha256 of its bytes."""
+    if isinstance(image, bytes):
+        return "video:" + hashlib.sha256(image).hexdigest()[:12]
     rgb = image.convert("RGB")
     return hashlib.sha256(repr(rgb.size).encode() + rgb.tobytes()).hexdigest()[:12]
 
@@ -140,11 +143,17 @@ class OpenAIServer:
         parts = message["content"]
         if not parts or parts[-1]["type"] != "text":
             raise ValueError("the last content part must be the text")
-        if any(p["type"] != "image_url" for p in parts[:-1]):
-            raise ValueError("every part before the text must be an image_url")
+        if any(p["type"] not in ("image_url", "video_url") for p in parts[:-1]):
+            raise ValueError("every part before the text must be an image_url or video_url")
         prefix = f"data:image/{self.image_format};base64,"
-        images = []
+        images: list[Any] = []
         for part in parts[:-1]:
+            if part["type"] == "video_url":
+                kind, _, encoded = part["video_url"]["url"].partition(";base64,")
+                if not kind.startswith("data:video/"):
+                    raise ValueError("a video URL must be a data:video/... base64 URL")
+                images.append(base64.b64decode(encoded))
+                continue
             url = part["image_url"]["url"]
             if not url.startswith(prefix):
                 raise ValueError(f"an image URL does not start with {prefix}")
