@@ -23,15 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmbench.data.configs import ConfigRows, combined_columns, combined_fingerprint
 from mmbench.data.join import JoinedRows, JoinSpec, join_columns
+from mmbench.data.media_paths import MediaPathRows, MediaPathSpec, media_path_columns
 from mmbench.data.rows import ExplodeSpec, RawFramesSpec, SourceRows, transformed_columns
 from mmbench.errors import MMBenchError, did_you_mean
 
 #: where the rows come from (always part of the spec hash)
 LOCATION_KEYS = ("hub", "revision", "split", "config", "local")
 #: row transforms (in the spec hash only when declared, so older specs keep their hash)
-TRANSFORM_KEYS = ("explode", "raw_frames", "join")
-SOURCE_KEYS = set(LOCATION_KEYS) | set(TRANSFORM_KEYS)
+TRANSFORM_KEYS = ("explode", "raw_frames", "join", "media_path")
+#: several configs read as one table, and where a local copy keeps a config's rows
+#: (in the spec hash only when declared; see `mmbench.data.configs`)
+CONFIG_KEYS = ("configs", "data_files")
+SOURCE_KEYS = set(LOCATION_KEYS) | set(TRANSFORM_KEYS) | set(CONFIG_KEYS)
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,17 @@ class SourceSpec:
     explode: ExplodeSpec | None = None
     raw_frames: RawFramesSpec | None = None
     join: JoinSpec | None = None
+    media_path: MediaPathSpec | None = None
+    configs: tuple[str, ...] | None = None
+    data_files: str | None = None
 
     def as_data(self) -> dict[str, Any]:
         """The YAML-level fields as plain data: every location key, and each declared transform."""
         data: dict[str, Any] = {k: getattr(self, k) for k in LOCATION_KEYS}
+        if self.configs is not None:
+            data["configs"] = list(self.configs)
+        if self.data_files is not None:
+            data["data_files"] = self.data_files
         for key in TRANSFORM_KEYS:
             transform = getattr(self, key)
             if transform is not None:
@@ -122,7 +134,7 @@ class Table:
 def open_source(source: SourceSpec, data_dir: Path | None = None) -> Table:
     """Open the split a task names, then apply its row transforms; `data_dir` replaces a hub
     source with a local copy (the transforms apply to it all the same)."""
-    table = _open_origin(source, data_dir)
+    table = _open_configs(source, data_dir) if source.configs else _open_origin(source, data_dir)
     if source.join is not None:
         join = source.join
         other = _open_origin(
@@ -138,19 +150,34 @@ def open_source(source: SourceSpec, data_dir: Path | None = None) -> Table:
 def _open_origin(source: SourceSpec, data_dir: Path | None) -> Table:
     local = source.local_path()
     if data_dir is not None:
-        return _open_local(Path(data_dir), source.split, source.config)
+        return _open_local(Path(data_dir), source.split, source.config, source.data_files)
     if local is not None:
-        return _open_local(local, source.split, source.config)
+        return _open_local(local, source.split, source.config, source.data_files)
     return _open_hub(source)
 
 
+def _open_configs(source: SourceSpec, data_dir: Path | None) -> Table:
+    """`source.configs`: each config opened as `_open_origin` would, rows concatenated."""
+    names = source.configs or ()
+    tables = [_open_origin(dataclasses.replace(source, config=n), data_dir) for n in names]
+    columns = combined_columns([t.columns for t in tables])
+    rows = ConfigRows([(n, t.rows) for n, t in zip(names, tables, strict=True)], columns)
+    fingerprint = combined_fingerprint([t.fingerprint for t in tables], names)
+    what = f"{tables[0].description} (+{len(names) - 1} configs)" if len(names) > 1 else ""
+    return Table(rows, fingerprint, tables[0].base_dir, columns, what or tables[0].description)
+
+
 def _transform(table: Table, source: SourceSpec) -> Table:
-    if source.explode is None and source.raw_frames is None:
-        return table
-    what = table.description
-    columns = transformed_columns(table.columns, source.explode, source.raw_frames, what)
-    rows = SourceRows(table.rows, source.explode, source.raw_frames, what)
-    return Table(rows, table.fingerprint, table.base_dir, columns, what)
+    if source.explode is not None or source.raw_frames is not None:
+        what = table.description
+        columns = transformed_columns(table.columns, source.explode, source.raw_frames, what)
+        rows = SourceRows(table.rows, source.explode, source.raw_frames, what)
+        table = Table(rows, table.fingerprint, table.base_dir, columns, what)
+    if source.media_path is not None:
+        columns = media_path_columns(table.columns, source.media_path, table.description)
+        rows = MediaPathRows(table.rows, source.media_path, table.base_dir)
+        table = Table(rows, table.fingerprint, table.base_dir, columns, table.description)
+    return table
 
 
 def _open_hub(source: SourceSpec) -> Table:
@@ -170,7 +197,9 @@ def _open_hub(source: SourceSpec) -> Table:
     return _from_datasets(dataset, fingerprint, None, f"{source.hub}[{source.split}]")
 
 
-def _open_local(path: Path, split: str, config: str | None = None) -> Table:
+def _open_local(
+    path: Path, split: str, config: str | None = None, data_files: str | None = None
+) -> Table:
     if not path.exists():
         raise MMBenchError(
             f"local dataset {path} does not exist; check the path given by --data-dir or"
@@ -189,6 +218,11 @@ def _open_local(path: Path, split: str, config: str | None = None) -> Table:
                 )
             loaded = loaded[split]
         return _from_datasets(loaded, _hash_files(path), path, f"{path}[{split}]")
+    if data_files and config and (path / data_files.format(config=config)).is_file():
+        # a repository snapshot: the config's file where the hub card's data_files puts it;
+        # media paths stay relative to the snapshot's root, not to the file's folder
+        found = _open_file(path / data_files.format(config=config))
+        return Table(found.rows, found.fingerprint, path, found.columns, found.description)
     files = _split_parquet_files(path, split, config)
     if not files:
         jsonl = sorted(path.glob(f"{split}*.jsonl"))

@@ -76,6 +76,14 @@ SCORERS: dict[str, ScorerInfo] = {
         "lmms-eval RealWorldQA: number words and option texts to letters, then exact match",
         letter_answers=False,
     ),
+    "videomme": ScorerInfo(
+        "score_videomme",
+        "Video-MME extract_characters_regex: answer prefixes removed, then the first A-D",
+    ),
+    "mvbench": ScorerInfo(
+        "score_mvbench",
+        "lmms-eval MVBench mcq_acc: a leading 'X.', else the first lone letter A-E",
+    ),
 }
 
 
@@ -155,3 +163,22 @@ def score_realworldqa(prediction: str, q: Question, seed: int) -> Judged:
     read = realworldqa_filter(prediction, q.question)
     unparsed = bool(q.choices) and normalize_exact(read).upper() not in q.choices
     return Judged(lmms_exact_match(read, str(q.answer)), read, unparsed=unparsed)
+
+
+def score_videomme(prediction: str, q: Question, seed: int) -> Judged:
+    """Video-MME: `extract_characters_regex`, compared with the gold letter ignoring case (as
+    lmms-eval's `videomme_process_results`); no letter read is unparsed and wrong."""
+    from mmbench.metrics.video_mcq import videomme_letter
+
+    letter = videomme_letter(prediction)
+    correct = bool(letter) and letter.lower() == str(q.answer).lower()
+    return Judged(correct, letter or None, unparsed=not letter)
+
+
+def score_mvbench(prediction: str, q: Question, seed: int) -> Judged:
+    """MVBench: lmms-eval's `mcq_acc` against the gold option's letter; a prediction in which it
+    reads no letter A-E is unparsed (and wrong)."""
+    from mmbench.metrics.video_mcq import mvbench_correct, mvbench_letter
+
+    letter = mvbench_letter(prediction)
+    return Judged(mvbench_correct(prediction, q.answer), letter, unparsed=letter is None)

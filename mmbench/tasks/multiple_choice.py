@@ -10,6 +10,11 @@ the images follow the tags' order (`GenerationInput.interleaved`), which chat-te
 place where the tags were. A model that takes one image per prompt cannot run such a task
 (capability `generate_multi_image`).
 
+A question about a video maps the `video` role instead of `image` (a video cell or a path; videos
+shipped beside the annotations get their path from `source.media_path`): the model receives the
+frames `num_frames` / `fps` / `max_frames` pick (`mmbench.data.video`), and each sample records
+their indices (`frame_indices`).
+
 Scoring is the YAML's `scorer` (`mmbench.tasks.mcq_scorers`). Metrics: `accuracy`, MMBench's
 `circular_accuracy` (a question counts only if all its circular shifts are right; shifts share
 `id % 1_000_000`) and `vanilla_accuracy` (the unshifted questions, id < 1_000_000), `unparsed`
@@ -33,7 +38,7 @@ from mmbench.data.media import media_ref
 from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType, row_id
-from mmbench.tasks.common import bootstrap_means
+from mmbench.tasks.common import VideoOptions, bootstrap_means
 from mmbench.tasks.mcq_scorers import SCORERS, Judged, Question, scorer
 from mmbench.tasks.spec import TaskSpec
 
@@ -48,8 +53,9 @@ _LISTED_OPTION = re.compile(r"\b([A-Z])\.\s+([^\n]*)")
 
 
 @dataclass(frozen=True)
-class MultipleChoiceOptions:
-    """Options of the `multiple_choice` type (docs/tasks.md explains each)."""
+class MultipleChoiceOptions(VideoOptions):
+    """Options of the `multiple_choice` type (docs/tasks.md explains each); the frame sampling
+    ones (num_frames, fps, max_frames) apply to tasks that map the `video` role."""
 
     scorer: str = "vlmevalkit"
     prompt: str = DEFAULT_PROMPT
@@ -85,7 +91,8 @@ def _mmmu_discipline(q_id: str) -> str | None:
 
 #: breakdown keys computed from a question's id instead of read from a column
 DERIVED_CATEGORIES = {"mmmu_subject": _mmmu_subject, "mmmu_discipline": _mmmu_discipline}
-ANSWER_FORMATS = ("letter", "index")
+ANSWER_FORMATS = ("letter", "index", "text")
+FRAME_OPTIONS = ("num_frames", "fps", "max_frames")
 
 
 def _mmstar_choices(question: str) -> dict[str, str]:
@@ -109,13 +116,15 @@ class MultipleChoiceTask(TaskType):
     description = "multiple-choice VQA over one or several images, scored as each benchmark"
     roles = {
         "image": "the image (or a list of images); or map none and set options.image_columns",
+        "video": "the video the question is about (instead of image); frames per the options",
         "question": "the question text",
-        "answer": "the gold answer: an option letter, or an option index (answer_format: index)",
+        "answer": "the gold answer: an option letter, an option index (answer_format: index) or"
+        " the option's text (answer_format: text)",
         "choices": "optional: the options, a list (or a string holding a Python list literal)",
         "hint": "optional: context shown before the question (MMBench hint, ScienceQA context)",
         "question_type": "optional: marks open questions (rows whose value is options.open_value)",
     }
-    optional_roles = ("id", "image", "choices", "hint", "question_type")
+    optional_roles = ("id", "image", "video", "choices", "hint", "question_type")
     metrics = {
         "accuracy": "share of questions answered correctly (the benchmark's own answer rule)",
         "circular_accuracy": "MMBench CircularEval: every circular shift of a question right",
@@ -126,7 +135,7 @@ class MultipleChoiceTask(TaskType):
     options_class = MultipleChoiceOptions
 
     def required_roles(self, options: Any) -> list[str]:
-        return ["question", "answer"] + ([] if options.image_columns else ["image"])
+        return ["question", "answer"]
 
     def validate(self, spec: TaskSpec) -> Any:
         options = super().validate(spec)
@@ -137,8 +146,21 @@ class MultipleChoiceTask(TaskType):
                 f"{where}: answer_format must be one of {', '.join(ANSWER_FORMATS)},"
                 f" not {options.answer_format!r}"
             )
-        if options.image_columns and "image" in spec.columns:
-            raise MMBenchError(f"{where}: map columns.image or set options.image_columns, not both")
+        visual = [role for role in ("image", "video") if role in spec.columns]
+        if options.image_columns and visual:
+            raise MMBenchError(
+                f"{where}: map columns.{visual[0]} or set options.image_columns, not both"
+            )
+        if not options.image_columns and len(visual) != 1:
+            raise MMBenchError(
+                f"{where}: columns must map exactly one of image or video"
+                " (or set options.image_columns for <image N> tags)"
+            )
+        frame_options = [k for k in FRAME_OPTIONS if k in spec.options]
+        if frame_options and "video" not in spec.columns:
+            raise MMBenchError(
+                f"{where}: {frame_options[0]} samples video frames; map columns.video or drop it"
+            )
         sources = [
             bool(options.choice_columns),
             "choices" in spec.columns,
@@ -195,6 +217,11 @@ class MultipleChoiceTask(TaskType):
         score = scorer(options.scorer, spec.name)
         letter_answers = SCORERS[options.scorer].letter_answers
         ctx.table.require_columns(_option_columns(options), spec.name)
+        sampling = options.sampling() if "video" in spec.columns else None
+        if sampling is not None:
+            from mmbench.data.media_paths import require_local_media
+
+            require_local_media(spec.source, ctx.table, spec.name)
         failures: dict[str, str] = {}
         questions: list[Question] = []
         items: list[Any] = []
@@ -210,7 +237,7 @@ class MultipleChoiceTask(TaskType):
                 failures[rid] = str(err).removeprefix(f"row {rid}: ")
                 continue
             questions.append(question)
-            items.append(self._item(question, refs, options))
+            items.append(self._item(question, refs, options, sampling))
         out = ctx.engine.run(GENERATE, items, f"{spec.name}: generate")
         for index, message in out.failed.items():
             failures[questions[index].id] = message
@@ -224,6 +251,10 @@ class MultipleChoiceTask(TaskType):
             _sample(q, pred, judged, per_sample, k, options.fallback_seed)
             for k, (q, pred, judged) in enumerate(scored)
         ]
+        kept = [i for i in range(len(questions)) if i not in out.failed]
+        for sample, i in zip(samples, kept, strict=True):
+            if out.meta[i] is not None:  # the indices of the frames the model received
+                sample["frame_indices"] = list(out.meta[i])
         samples += [{"id": rid, "error": message} for rid, message in failures.items()]
         return TaskOutput(
             metrics=metrics,
@@ -273,6 +304,8 @@ class MultipleChoiceTask(TaskType):
         prompt = template.format(question=question, options=listed, context=context)
         if options.image_columns:
             prompt, refs = self._tagged_images(rid, row, prompt, options, ctx)
+        elif "video" in columns:
+            refs = _video_ref(row[columns["video"]], rid, ctx)
         else:
             refs = _image_refs(row[columns["image"]], rid, ctx)
         categories = {}
@@ -325,6 +358,16 @@ class MultipleChoiceTask(TaskType):
             from mmbench.metrics.mmmu import gold_answer
 
             return gold_answer(_text(value))
+        if options.answer_format == "text":
+            # MVBench: the gold answer is an option's text; its letter is the first equal one
+            text = _text(value)
+            found = [letter for letter, option in choices.items() if option == text]
+            if not found:
+                raise MMBenchError(
+                    f"row {rid}: answer {text[:60]!r} is not the text of any option; fix the"
+                    " dataset or the task's columns"
+                )
+            return found[0]
         if options.answer_format == "index":
             try:
                 index = int(str(value).strip())
@@ -361,7 +404,11 @@ class MultipleChoiceTask(TaskType):
         return prompt, refs
 
     @staticmethod
-    def _item(question: Question, refs: list[Any], options: MultipleChoiceOptions) -> Any:
+    def _item(
+        question: Question, refs: list[Any], options: MultipleChoiceOptions, sampling: Any
+    ) -> Any:
+        if sampling is not None:
+            return GenerationItem(refs[0], question.prompt, sampling)
         if len(refs) == 1 and not options.interleave:
             return GenerationItem(refs[0], question.prompt)  # shares the qa tasks' cache entries
         return ImagesGenerationItem(tuple(refs), question.prompt, options.interleave)
@@ -399,6 +446,12 @@ def _image_refs(value: Any, rid: str, ctx: TaskContext) -> list[Any]:
     if not cells or not all(_present(c) for c in cells):
         raise MediaError(f"row {rid}: the image cell is empty; fix the dataset row")
     return [media_ref(c, rid, ctx.table.base_dir) for c in cells]
+
+
+def _video_ref(value: Any, rid: str, ctx: TaskContext) -> list[Any]:
+    if not _present(value):
+        raise MediaError(f"row {rid}: the video cell is empty; fix the dataset row")
+    return [media_ref(value, rid, ctx.table.base_dir)]
 
 
 def _group(question: Question) -> str:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmbench.data.configs import parse_configs
 from mmbench.data.join import parse_join
+from mmbench.data.media_paths import parse_media_path
 from mmbench.data.rows import parse_explode, parse_raw_frames
 from mmbench.data.sources import SOURCE_KEYS, SourceSpec
 from mmbench.errors import MMBenchError, did_you_mean
@@ -24,7 +26,8 @@ TOP_LEVEL_KEYS = {
     "description": "one line shown by `mmbench list tasks`",
     "source": (
         "{hub: ID, revision: REV, split: S, config: C} or {local: PATH, split: S}; optional row"
-        " transforms explode, raw_frames and join"
+        " transforms explode, raw_frames, join and media_path; configs: [C1, C2, ...] reads"
+        " several configs as one table"
     ),
     "columns": "mapping from the task type's roles to dataset column names",
     "metrics": "metrics to report (subset of the task type's)",
@@ -170,7 +173,22 @@ def _parse_source(raw: Any, path: Path) -> SourceSpec:
         explode=parse_explode(raw["explode"], str(path)) if "explode" in raw else None,
         raw_frames=parse_raw_frames(raw["raw_frames"], str(path)) if "raw_frames" in raw else None,
         join=parse_join(raw["join"], str(path)) if "join" in raw else None,
+        media_path=parse_media_path(raw["media_path"], str(path)) if "media_path" in raw else None,
+        configs=parse_configs(raw["configs"], str(path)) if "configs" in raw else None,
+        data_files=_data_files(raw.get("data_files"), path),
     )
+
+
+def _data_files(raw: Any, path: Path) -> str | None:
+    """`source.data_files`: where a local copy keeps a config's rows, with `{config}`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or "{config}" not in raw:
+        raise MMBenchError(
+            f"task file {path}: source.data_files must be a path holding {{config}}"
+            f" (e.g. json/{{config}}.json), not {raw!r}"
+        )
+    return raw
 
 
 def _typed(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
