@@ -282,6 +282,19 @@ def test_auth_errors_exit_2_before_any_sample(tmp_path, capsys, monkeypatch):
     assert "OPENAI_API_KEY" in err and "sk-wrong-key-123" not in err
 
 
+def test_a_key_refused_mid_run_stops_it_and_keeps_the_answers(tmp_path, capsys):
+    task = write_caption_task(tmp_path / "data", 6)
+    with OpenAIServer(faults=[None, None, "401"]) as srv:
+        args = ["--model-args", f"base_url={srv.url},concurrency=1,{FAST}"]
+        assert run_cli(tmp_path, "openai:tiny", task, *args) == 2
+        assert srv.chat_requests == 3  # no retry of a 401, no request after it
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "refused the credentials (HTTP 401)" in err
+        assert cached_answers(tmp_path) == 2
+        assert run_cli(tmp_path, "openai:tiny", task, *args) == 0
+        assert srv.chat_requests == 3 + 4
+
+
 def test_unknown_model_no_server_and_no_url(tmp_path, capsys):
     task = write_caption_task(tmp_path / "data", 2)
     with OpenAIServer(models=("tiny-llava", "other")) as srv:

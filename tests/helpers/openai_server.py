@@ -67,7 +67,8 @@ class OpenAIServer:
     `faults` is a list of actions taken by the next chat requests, in arrival order:
     "429:S" (429 with Retry-After: S), "500", "hang" (no answer until the client gives up),
     "drop" (close the connection without an answer), "badjson" (200 with a body that is not
-    JSON). `fail_if(images, prompt)` makes matching requests fail with 500 every time.
+    JSON), "401" (the key refused mid-run); None takes no action. `fail_if(images, prompt)`
+    makes matching requests fail with 500 every time.
     """
 
     def __init__(
@@ -261,6 +262,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "500":
             self._json(500, {"error": {"message": "internal error"}})
+            return
+        if fault == "401":
+            self._json(401, {"error": {"message": "key revoked"}})
             return
         if fault == "badjson":
             self._send(200, b'{"choices": [')
