@@ -18,13 +18,7 @@ from typing import Any
 
 from mmbench import __version__
 from mmbench.errors import MMBenchError
-from mmbench.verbosity import (
-    EXIT_INTERNAL,
-    configure_logging,
-    internal_error_line,
-    os_error_line,
-    parse_verbosity,
-)
+from mmbench.verbosity import configure_logging, failure, parse_verbosity
 
 EXIT_USAGE = 2
 logger = logging.getLogger(__name__)
@@ -394,17 +388,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except OSError as err:
-        line = os_error_line(err)
-        if line is None:
-            print(f"mmbench: {internal_error_line(err, verbosity)}", file=sys.stderr)
-            return EXIT_INTERNAL
-        logger.debug("environment error", exc_info=True)
-        print(f"mmbench: error: {line}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as err:  # the last line of defence: one line, exit 4
-        print(f"mmbench: {internal_error_line(err, verbosity)}", file=sys.stderr)
-        return EXIT_INTERNAL
+    except Exception as err:  # the last line of defence: a full disk is 2, a bug 4; one line
+        code, line = failure(err)
+        if code == EXIT_USAGE:
+            logger.debug("environment error", exc_info=True)
+            line = f"error: {line}"
+        print(f"mmbench: {line}", file=sys.stderr)
+        return code
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -61,12 +61,12 @@ def test_verbosity_accepts_lm_eval_spellings(given: str, level: str) -> None:
 
 
 def test_internal_error_is_one_line_exit_4_with_a_log(capsys, monkeypatch, tmp_path) -> None:
-    from mmbench import cache
+    from mmbench import cli as cli_module
 
-    def broken(self):
+    def broken(args):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(cache.OutputCache, "stats", broken)
+    monkeypatch.setattr(cli_module, "_cmd_cache", broken)
     code, _, err = cli(capsys, "cache", "info")
     assert code == 4
     (line,) = err.strip().splitlines()
@@ -510,7 +510,10 @@ def test_hf_fingerprint_follows_transformers_and_torch_minor(monkeypatch) -> Non
         capabilities = frozenset()
 
         def __init__(self) -> None:
+            from mmbench.models.base import ModelOptions
+
             self._fingerprint = "weights-and-settings"
+            self.options = ModelOptions()
 
         def preprocessor(self, capability):
             raise AssertionError
