@@ -245,3 +245,16 @@ def test_compare_stays_light_and_its_defaults_are_the_paired_tests() -> None:
     code = "import sys, mmbench.compare; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_grouped_samples_get_the_group_bootstrap_not_mcnemar(tmp_path: Path) -> None:
+    # MME-style: two questions per image; accuracy is a mean of 0/1, but the pair is one unit.
+    paths = []
+    for name, values in (("base", [1, 1, 1, 0] * 5), ("new", [1, 0, 0, 0] * 5)):
+        samples = binary_samples(values, key="accuracy")
+        for i, sample in enumerate(samples):
+            sample["group"] = f"img{i // 2:02d}"
+        metrics = {"accuracy": sum(values) / len(values)}
+        paths.append(write_result(tmp_path / f"{name}.json", metrics, samples=samples, n=20))
+    row = compare(*paths).rows[0]
+    assert row.test == "bootstrap" and row.discordant is None and row.p_value is not None

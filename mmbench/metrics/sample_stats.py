@@ -89,16 +89,18 @@ def binary_units(name: str, samples: Sequence[dict[str, Any]]) -> np.ndarray | N
 def groups(name: str, samples: Sequence[dict[str, Any]]) -> np.ndarray | None:
     """Group key of each sample when metric `name` resamples whole groups, else None.
 
-    A declared metric uses its registry `group` field; an undeclared one is grouped by `group`
-    when every sample has one (resampling whole groups is valid either way).
+    A metric whose registry entry names a `group` field needs it (its aggregate is over groups).
+    Any other metric is resampled by `group` too when every sample has one: samples of a group
+    (an MME image's two questions, a CircularEval question's shifts) are not independent, and
+    resampling whole groups is valid either way.
     """
     info = metric_info(name)
-    key = info.group if info.known else "group"
-    if key is None or not all(key in s for s in samples):
-        if info.known and key is not None:
-            raise Unavailable(f"{name} groups samples by {key!r}, which the samples lack")
-        return None
-    return np.asarray([str(s[key]) for s in samples])
+    key = info.group or "group"
+    if all(key in s for s in samples):
+        return np.asarray([str(s[key]) for s in samples])
+    if info.group is not None:
+        raise Unavailable(f"{name} groups samples by {key!r}, which the samples lack")
+    return None
 
 
 def sample_value(name: str, sample: dict[str, Any]) -> float | None:
