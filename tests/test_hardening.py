@@ -430,6 +430,9 @@ def test_tasks_path_broken_yaml_builtin_name_and_missing_folder(
     assert "takes the name of the built-in task 'mini-retrieval'" in err
     code, _, err = cli(capsys, "show", "task", "mini-retrieval")
     assert code == 2 and "mini-retrieval-custom" in one_error_line(err)
+    code, out, err = cli(capsys, "show", "task", "my-task")
+    assert code == 0 and "name: my-task" in out
+    assert f"mmbench: warning: MMBENCH_TASKS_PATH folder {missing} does not exist" in err
     code, _, err = cli(capsys, "show", "task", "my-tsk")
     assert code == 2 and f"{missing} does not exist" in one_error_line(err)
 

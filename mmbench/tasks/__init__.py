@@ -9,11 +9,14 @@ a broken YAML makes only its own task unavailable (`list tasks` warns about it).
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmbench.errors import MMBenchError, did_you_mean
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mmbench.tasks.base import TaskType
@@ -143,6 +146,13 @@ def load_task(name_or_path: str) -> TaskSpec:
             " run `mmbench list tasks` to see them all"
         )
     path = files[name_or_path]
+    for folder in _user_dirs():
+        if not folder.is_dir():
+            logger.warning(
+                "MMBENCH_TASKS_PATH folder %s does not exist (folders are separated by %r)",
+                folder,
+                os.pathsep,
+            )
     if name_or_path in _builtin_names() and path.parent not in _builtin_dirs():
         raise MMBenchError(_clash_message(name_or_path, path))
     return read_spec(path)
