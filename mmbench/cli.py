@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="evaluate a model on a task and write the result JSON",
         description="Evaluate MODEL on TASK, print a metrics table and write"
-        " OUTPUT_DIR/<task>__<model>.json plus a per-sample .samples.jsonl beside it.",
+        " OUTPUT_DIR/<task>__<model>-<sha8 of the URI>[__limit-N].json plus a per-sample"
+        " .samples.jsonl beside it (a rerun of another configuration is written beside an"
+        " existing result, never over it).",
     )
     run.add_argument(
         "--model",
