@@ -409,11 +409,11 @@ def test_cache_does_not_change_results():
 
 
 def test_missing_jar_is_a_one_line_error(monkeypatch):
-    from mmbench.metrics import _ptb_lexer
+    from mmbench.metrics import _ptb_tables
 
-    monkeypatch.setattr(_ptb_lexer.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(_ptb_tables.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MMBenchError) as err:
-        _ptb_lexer.find_jar()
+        _ptb_tables.find_jar()
     assert "\n" not in str(err.value) and "pycocoevalcap" in str(err.value)
 
 
