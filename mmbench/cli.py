@@ -374,11 +374,12 @@ def _tolerance_help() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    verbosity = getattr(args, "verbosity", "info")
-    configure_logging(verbosity)
+    # Building the parser imports a few modules: a bug there is an internal error too, reported
+    # at the verbosity asked for even though the arguments are not parsed yet.
+    configure_logging(_early_verbosity(sys.argv[1:] if argv is None else argv))
     try:
+        args = build_parser().parse_args(argv)
+        configure_logging(getattr(args, "verbosity", "info"))
         return int(args.handler(args) or 0)
     except MMBenchError as err:
         logger.debug("expected error", exc_info=True)
@@ -397,6 +398,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             line = f"error: {line}"
         print(f"mmbench: {line}", file=sys.stderr)
         return code
+
+
+def _early_verbosity(argv: Sequence[str]) -> str:
+    """`--verbosity LEVEL` (or `--verbosity=LEVEL`) as found in `argv`, else info."""
+    for index, arg in enumerate(argv):
+        value = None
+        if arg == "--verbosity" and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif arg.startswith("--verbosity="):
+            value = arg.partition("=")[2]
+        if value is not None:
+            try:
+                return parse_verbosity(value)
+            except argparse.ArgumentTypeError:
+                return "info"  # argparse reports it once the parser is built
+    return "info"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

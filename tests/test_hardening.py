@@ -553,3 +553,16 @@ def test_every_sample_skipped_is_one_line(capsys, tmp_path: Path) -> None:
     )
     code, _, err = cli(capsys, *run_args(tmp_path / "c.yaml", tmp_path / "o", "--on-error", "skip"))
     assert code == 2 and "every one of the 1 items failed" in one_error_line(err)
+
+
+def test_a_bug_while_building_the_parser_is_exit_4(capsys, monkeypatch) -> None:
+    from mmbench import cli as cli_module
+
+    def broken():
+        raise TypeError("simulated registry bug")
+
+    monkeypatch.setattr(cli_module, "build_parser", broken)
+    code, _, err = cli(capsys, "list", "tasks")
+    assert code == 4 and len(err.strip().splitlines()) == 1 and "simulated registry bug" in err
+    code, _, err = cli(capsys, "--verbosity=debug", "list", "tasks")
+    assert code == 4 and "Traceback" in err
