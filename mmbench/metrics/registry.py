@@ -280,23 +280,32 @@ def _multiple_choice() -> list[tuple[str, MetricInfo]]:
 
 
 def _corpus(name: str, description: str, **kw: object) -> tuple[str, MetricInfo]:
-    """A metric mmbench cannot recompute from per-sample values: reported, never tested."""
+    """A corpus-level metric without a `run --bootstrap` interval; not recomputable from
+    per-sample values (so never tested by `compare`) unless `kw` names a `recompute`."""
     fields: dict[str, object] = {"per_sample": "none (a corpus-level value)"}
-    fields.update(aggregation="corpus", recompute="", bootstrap=False, **kw)
+    fields.update({"aggregation": "corpus", "recompute": "", "bootstrap": False})
+    fields.update(kw)
     return (name, MetricInfo(name, description, **fields))  # type: ignore[arg-type]
 
 
 def _open_qa() -> list[tuple[str, MetricInfo]]:
     """`openqa` scorer metrics besides those of `_qa` (POPE, MME, ANLS, ChartQA, OCRBench)."""
+    # POPE's counts are sums over samples of the parsed answer against the label (per category
+    # for mean_f1): recomputable on a resample, but `run --bootstrap` does not compute them.
+    pope = {
+        "per_sample": "prediction (parsed by POPE's rules), answers[0] (the label), category",
+        "recompute": "pope",
+    }
     return [
-        _corpus("precision", "POPE: TP / (TP + FP), pooled over all rows"),
-        _corpus("recall", "POPE: TP / (TP + FN), pooled over all rows"),
-        _corpus("f1", "POPE: F1 of the pooled precision and recall"),
-        _corpus("mean_f1", "POPE: mean of the per-category F1"),
+        _corpus("precision", "POPE: TP / (TP + FP), pooled over all rows", **pope),
+        _corpus("recall", "POPE: TP / (TP + FN), pooled over all rows", **pope),
+        _corpus("f1", "POPE: F1 of the pooled precision and recall", **pope),
+        _corpus("mean_f1", "POPE: mean of the per-category F1", **pope),
         _corpus(
             "yes_ratio",
             "POPE: share of the model's answers read as 'yes' (diagnostic: no better side)",
             higher_is_better=None,
+            **pope,
         ),
         _corpus("perception", "MME: sum of perception subtask scores, 0..2000", scale="percentage"),
         _corpus("cognition", "MME: sum of cognition subtask scores, 0..800", scale="percentage"),

@@ -219,7 +219,59 @@ def _group_mean(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statisti
     return MeanRatio(np.stack([values * share, share], axis=1), ratio)
 
 
+def _pope(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """POPE's precision, recall, F1, yes-ratio (pooled) and mean per-category F1 from per-sample
+    counts: columns (tp, fp, fn, n, said yes) pooled, then the same per category."""
+    from mmbench.metrics.pope import pope_label_is_no, pope_says_no
+
+    categories = sorted({str(_field(s, "category", info)) for s in samples})
+    rows = np.zeros((len(samples), 5 * (1 + len(categories))))
+    for i, sample in enumerate(samples):
+        answers = _field(sample, "answers", info)
+        said_yes = not pope_says_no(str(_field(sample, "prediction", info)))
+        is_yes = not pope_label_is_no(answers[0] if isinstance(answers, list) else answers)
+        counts = [
+            said_yes and is_yes,
+            said_yes and not is_yes,
+            not said_yes and is_yes,
+            1,
+            said_yes,
+        ]
+        rows[i, :5] = counts
+        start = 5 * (1 + categories.index(str(sample["category"])))
+        rows[i, start : start + 5] = counts
+    name = info.name
+
+    def formula(s: np.ndarray) -> np.ndarray:
+        if name == "mean_f1":
+            parts = [s[:, k : k + 5] for k in range(5, s.shape[1], 5)]
+            present = np.stack([p[:, 3] > 0 for p in parts], axis=1)
+            f1 = np.stack([_pope_value("f1", p) for p in parts], axis=1)
+            return np.where(present, f1, 0.0).sum(axis=1) / present.sum(axis=1)
+        return _pope_value(name, s[:, :5])
+
+    return MeanRatio(rows, formula)
+
+
+def _pope_value(name: str, c: np.ndarray) -> np.ndarray:
+    """POPE's evaluate.py ratios from (tp, fp, fn, n, said yes) columns; 0 where undefined."""
+
+    def share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+    tp, fp, fn, n, yes = (c[:, k] for k in range(5))
+    precision, recall = share(tp, tp + fp), share(tp, tp + fn)
+    values = {
+        "precision": precision,
+        "recall": recall,
+        "f1": share(2 * precision * recall, precision + recall),
+        "yes_ratio": share(yes, n),
+    }
+    return values[name]
+
+
 _READERS = {
+    "pope": _pope,
     "group_mean": _group_mean,
     "mean": _mean,
     "median": _median,

@@ -178,3 +178,31 @@ def test_retrieval_statistics_reproduce_the_metrics() -> None:
     expected = recall_from_ranks(i2t, np.concatenate(t2i))
     for name in ("i2t_R@1", "i2t_R@10", "t2i_R@5", "i2t_MdR", "t2i_MdR", "t2i_MnR", "RSUM"):
         assert statistic(name, samples).full() == pytest.approx(expected[name], rel=1e-12), name
+
+
+def test_pope_counts_on_a_resample_equal_pope_scores_of_the_resampled_answers() -> None:
+    from mmbench.metrics.pope import pope_scores
+
+    rng = np.random.default_rng(8)
+    answers = ["Yes, there is.", "No, there is not.", "yes", "There is no dog.", "I think so."]
+    samples = [
+        {
+            "id": str(i),
+            "prediction": answers[int(rng.integers(0, 5))],
+            "answers": ["yes" if rng.random() < 0.5 else "no"],
+            "category": ("adversarial", "popular", "random")[i % 3],
+        }
+        for i in range(45)
+    ]
+    weights = rng.integers(0, 3, size=(3, 45)).astype(float)
+    weights[0] = 1.0
+    for row in weights:
+        drawn = [s for s, w in zip(samples, row, strict=True) for _ in range(int(w))]
+        expected = pope_scores(
+            [s["prediction"] for s in drawn],
+            [s["answers"][0] for s in drawn],
+            [s["category"] for s in drawn],
+        )["metrics"]
+        for name in ("precision", "recall", "f1", "yes_ratio", "mean_f1"):
+            got = statistic(name, samples).on(row[None])[0]
+            assert got == pytest.approx(expected[name], rel=1e-12, abs=1e-15), name
