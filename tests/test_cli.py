@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -33,12 +32,11 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def test_help_and_list_answer_fast_without_importing_torch(cache: Path) -> None:
-    start = time.perf_counter()
+def test_help_and_list_answer_without_importing_torch(cache: Path) -> None:
+    # Speed comes from importing nothing heavy: checked by what is imported, not by a clock.
     for args in (["--help"], ["run", "--help"], ["list", "tasks"], ["list", "models"]):
         done = mmbench(*args, cache=cache)
         assert done.returncode == 0, done.stderr
-    assert time.perf_counter() - start < 8  # four interpreter start-ups; torch alone takes longer
     probe = subprocess.run(
         [
             sys.executable,
