@@ -82,6 +82,7 @@ def test_retry_delay_rules():
     rng = random.Random(0)
     # Retry-After wins, with at most 10% jitter on top.
     assert all(3.0 <= retry_delay(a, 3.0, 1.0, rng) <= 3.3 for a in range(5))
+    assert 60.0 <= retry_delay(0, 3600.0, 1.0, rng) <= 66.0  # capped at a minute
     # Equal jitter: between half and all of backoff * 2**attempt, capped.
     for attempt, ceiling in [(0, 0.5), (1, 1.0), (3, 4.0), (20, MAX_BACKOFF_S)]:
         waits = [retry_delay(attempt, None, 0.5, rng) for _ in range(50)]

@@ -29,6 +29,9 @@ from mmbench.errors import MMBenchError
 from mmbench.models.args import redact_url
 
 MAX_BACKOFF_S = 30.0
+#: a longer Retry-After is cut to this (as the OpenAI Python client does), so that one odd
+#: header cannot park a request for an hour
+MAX_RETRY_AFTER_S = 60.0
 RETRY_STATUSES = frozenset({408, 409, 429})
 _ERROR_TEXT = 200  # characters of a server's error body kept in a message
 
@@ -86,11 +89,12 @@ def retry_delay(
 ) -> float:
     """Seconds to wait before retry number `attempt + 1` (attempt counts from 0).
 
-    A server's Retry-After wins (plus up to 10% jitter so that threads told the same time do not
-    return together); otherwise equal jitter over `backoff * 2**attempt`, capped at MAX_BACKOFF_S.
+    A server's Retry-After wins (at most MAX_RETRY_AFTER_S, plus up to 10% jitter so that threads
+    told the same time do not return together); otherwise equal jitter over
+    `backoff * 2**attempt`, capped at MAX_BACKOFF_S.
     """
     if retry_after is not None:
-        return retry_after * (1.0 + 0.1 * rng.random())
+        return min(retry_after, MAX_RETRY_AFTER_S) * (1.0 + 0.1 * rng.random())
     ceiling = min(MAX_BACKOFF_S, backoff * 2**attempt)
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
