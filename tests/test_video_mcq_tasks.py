@@ -267,3 +267,20 @@ def test_frame_options_need_a_video(tmp_path: Path) -> None:
     )
     with pytest.raises(MMBenchError, match="num_frames samples video frames"):
         get_task_type("multiple_choice").validate(spec)
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    data = mvbench(tmp_path)
+    (data / "json" / "state_change.json").unlink()
+    with pytest.raises(MMBenchError, match=r"looked for json/state_change\.json"):
+        open_source(load_task("mvbench").source, data_dir=data)
+
+
+def test_report_thumbnails_skip_a_missing_video(tmp_path: Path) -> None:
+    from mmbench.report.media import task_media
+
+    data = mvbench(tmp_path / "data")
+    ids = {str(i) for i in range(9)}
+    media = task_media("mvbench", "", data, tmp_path / "site", ids)
+    assert "does not exist" in media.errors["6"] and "corrupt" in media.errors["7"]
+    assert set(media.thumbs) == ids - {"6", "7"}

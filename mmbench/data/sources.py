@@ -228,9 +228,12 @@ def _open_local(
         jsonl = sorted(path.glob(f"{split}*.jsonl"))
         if len(jsonl) == 1:
             return _open_file(jsonl[0])
+        looked = _layouts(split, config)
+        if data_files and config:
+            looked = f"{data_files.format(config=config)}, {looked}"
         raise MMBenchError(
             f"local dataset {path} holds neither a save_to_disk dataset nor parquet files for"
-            f" split {split!r} (looked for {_layouts(split, config)})"
+            f" split {split!r} (looked for {looked})"
         )
     dataset = _read_parquet(files, path)
     return _from_datasets(dataset, _hash_files(*files), path, f"{path}[{split}]")

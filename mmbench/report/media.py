@@ -77,13 +77,14 @@ def task_media(
         if role is None or rid in media.thumbs:
             continue
         try:
-            media.thumbs[rid] = _thumbnail(task, rid, row[spec.columns[role]], role, table, spec)
+            thumb = _thumbnail(task, rid, row[spec.columns[role]], role, table, spec)
+            target = out_dir / thumb
+            if not target.exists():  # a missing or broken medium fails here, as that sample
+                atomic_write_bytes(target, _render(rid, row[spec.columns[role]], role, table, spec))
         except (MediaError, MMBenchError) as err:
             media.errors[rid] = str(err)
             continue
-        target = out_dir / media.thumbs[rid]
-        if not target.exists():
-            atomic_write_bytes(target, _render(rid, row[spec.columns[role]], role, table, spec))
+        media.thumbs[rid] = thumb
     if role and not media.thumbs and wanted:
         media.note = "no images: none of the samples' media could be read"
     return media
