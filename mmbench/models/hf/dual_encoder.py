@@ -25,6 +25,7 @@ from mmbench.models.hf.adapter import (
     to_device,
 )
 from mmbench.models.hf.families import DUAL_ENCODER
+from mmbench.models.hf.pixels import DEVICE_STEPS, DevicePixels, value_table
 from mmbench.models.hf.source import HFSource
 
 if TYPE_CHECKING:
@@ -82,14 +83,20 @@ class HFImagePreprocessor:
     (Siglip2Processor always passes patch_size=16 and max_num_patches=256), so a checkpoint saved
     with other settings would be cut into patches its model cannot take, or resized to another
     patch budget than the one it was saved with.
+
+    With `uint8`, the processor stops after resize and crop and the pixels stay uint8 (4x fewer
+    bytes through the worker queues); the adapter's device call rescales and normalises them
+    (`mmbench.models.hf.pixels`), bitwise as the processor would have.
     """
 
     image_processor: Any
+    uint8: bool = False
 
     def __call__(self, image: Any) -> dict[str, Any]:
         if getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
-        out = self.image_processor(images=[image], return_tensors="pt")
+        steps = DEVICE_STEPS if self.uint8 else {}
+        out = self.image_processor(images=[image], return_tensors="pt", **steps)
         return {k: v[0] for k, v in out.items() if hasattr(v, "shape")}
 
     def collate(self, features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -191,7 +198,9 @@ class HFDualEncoder(HFAdapter):
         if tokenizer is None:
             raise MMBenchError(f"model {source.name!r} has no tokenizer; save it with the model")
         self.max_length = text_length(processor, tokenizer, model.config)
-        self._image_pre = HFImagePreprocessor(processor.image_processor)
+        table = value_table(processor.image_processor, source.name)
+        self._device_pixels = DevicePixels(table) if table is not None else None
+        self._image_pre = HFImagePreprocessor(processor.image_processor, uint8=table is not None)
         logger.debug(
             "model %s: images through %s %s",
             source.name,
@@ -218,15 +227,29 @@ class HFDualEncoder(HFAdapter):
             DUAL_ENCODER,
             {
                 "image_processor": type(getattr(self.processor, "image_processor", None)).__name__,
+                "pixel_transfer": self.pixel_transfer,
                 "text_max_length": self.max_length,
                 "micro_batch": MICRO_BATCH,
             },
         )
 
+    @property
+    def pixel_transfer(self) -> str:
+        """How images cross the worker boundary: `uint8` (normalised on the device) or `float`
+        (the image processor's own float pixels)."""
+        return "uint8" if self._image_pre.uint8 else "float"
+
+    def use_float_pixels(self) -> None:
+        """Send float pixels through the workers, as before the uint8 path (for benchmarks and
+        tests comparing the two; outputs are the same either way)."""
+        self._image_pre = HFImagePreprocessor(self._image_pre.image_processor)
+
     def preprocessor(self, capability: str) -> Preprocessor:
         return encoder_preprocessor(self, capability, self._image_pre, self._text_pre)
 
     def encode_images(self, batch: dict[str, Any]) -> torch.Tensor:
+        if self._device_pixels is not None:
+            batch = self._device_pixels(batch, self.device)
         return self._embed(self.model.get_image_features, batch)
 
     def encode_texts(self, batch: dict[str, Any]) -> torch.Tensor:
