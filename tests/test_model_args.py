@@ -168,3 +168,23 @@ def test_max_and_min_pixels_reach_a_qwen2vl_image_processor(tmp_path):
 def test_pixel_budget_is_refused_by_other_processors(llava):
     with pytest.raises(MMBenchError, match=r"does not take a pixel budget \(Qwen2-VL family"):
         load_model(f"hf:{llava}", ModelOptions(device="cpu", model_args={"max_pixels": 50176}))
+
+
+def test_py_factories_get_their_model_args(tmp_path, monkeypatch):
+    (tmp_path / "argsmod_for_test.py").write_text(
+        "from mmbench.models.base import ENCODE_TEXTS, ModelAdapter\n"
+        "class Echo(ModelAdapter):\n"
+        "    capabilities = frozenset({ENCODE_TEXTS})\n"
+        "    def __init__(self, args):\n"
+        "        self.args = args\n"
+        "    def fingerprint(self):\n"
+        "        return 'echo-' + str(sorted(self.args.items()))\n"
+        "    def preprocessor(self, capability):\n"
+        "        return None\n"
+        "def make(options):\n"
+        "    return Echo(options.model_args)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = parse_model_args("width=3,mode=fast,scale=0.5")
+    model = load_model("py:argsmod_for_test:make", ModelOptions(model_args=args))
+    assert model.args == {"width": 3, "mode": "fast", "scale": 0.5}
