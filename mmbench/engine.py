@@ -278,16 +278,16 @@ class Engine:
             leave=False,
         )
         batch_size = self._initial_batch_size()
-        position = 0
         preprocessor = self.model.preprocessor(capability)
         if self.model.streams:
             streamed = self._stream(capability, items, indices, keys, preprocessor, bar, sink)
             bar.close()
             return streamed
-        while position < len(indices):
-            chunk = indices[position : position + batch_size * 64]
+        # One loader for all of them: its workers start once per capability (a new loader is
+        # built only after an out-of-memory back-off, for the items still to do).
+        while indices:
             try:
-                for batch in self._loader(items, chunk, preprocessor, batch_size):
+                for batch in self._loader(items, indices, preprocessor, batch_size):
                     failed.update(batch["failed"])
                     if batch["batch"] is not None:
                         outputs = self._call(capability, batch["batch"], len(batch["indices"]))
@@ -303,7 +303,7 @@ class Engine:
                     if failed and self.config.on_error == "fail":
                         bar.close()
                         return {"done": done, "failed": failed}
-                position += len(chunk)
+                indices = []
             except _OutOfMemory:
                 if self.config.batch_size is not None or batch_size == 1:
                     raise MMBenchError(
@@ -311,7 +311,6 @@ class Engine:
                         " --batch-size auto (or a smaller N), a lower --dtype, or a larger device"
                     ) from None
                 indices = [i for i in indices if i not in finished and i not in failed]
-                position = 0
                 batch_size = max(1, batch_size // 2)
                 self.stats.batch_size = batch_size
                 logger.debug("out of accelerator memory: batch size halved to %d", batch_size)
