@@ -284,3 +284,36 @@ def test_report_thumbnails_skip_a_missing_video(tmp_path: Path) -> None:
     media = task_media("mvbench", "", data, tmp_path / "site", ids)
     assert "does not exist" in media.errors["6"] and "corrupt" in media.errors["7"]
     assert set(media.thumbs) == ids - {"6", "7"}
+
+
+@pytest.fixture(scope="module")
+def idefics3(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from helpers.mcq_models import build_idefics3
+
+    return build_idefics3(tmp_path_factory.mktemp("idefics3"))
+
+
+@pytest.mark.parametrize(("task", "build"), [("video-mme", videomme), ("mvbench", mvbench)])
+def test_tiny_hf_generator_gets_the_frames(
+    task: str, build, idefics3, tmp_path: Path, one_thread
+) -> None:
+    """A tiny random Idefics3 (frames as images) through the real hf: path."""
+    from mmbench.runner import RunRequest, run
+
+    request = RunRequest(
+        model=f"hf:{idefics3}",
+        task=task,
+        data_dir=build(tmp_path / "data"),
+        output_dir=tmp_path / "out",
+        use_cache=False,
+        progress=False,
+        device="cpu",
+        generation={"max_new_tokens": 3},
+    )
+    request.on_error = "skip"
+    outcome = run(request)
+    result = json.loads(outcome.path.read_text(encoding="utf-8"))
+    assert result["task"]["n"] == (5 if task == "video-mme" else 6)
+    assert result["failures"]["count"] == (2 if task == "video-mme" else 3)
+    assert {"accuracy", "unparsed"} <= set(result["metrics"]) and result["breakdown"]
