@@ -66,3 +66,26 @@ def test_hub_and_embedded_media_keep_the_table_fingerprint(tmp_path: Path) -> No
         [{"image": {"bytes": b"png", "path": None}}], "sha256:1", None, ("image",), "x"
     )
     assert mf.media_fingerprint(embedded, {"image": "image"}) == "sha256:1"
+
+
+def test_report_finds_the_media_of_a_limited_local_run(tmp_path: Path) -> None:
+    from helpers.hardening import retrieval_yaml
+
+    from mmbench.report.media import task_media
+    from mmbench.runner import RunRequest, run
+
+    write_jsonl(tmp_path / "d.jsonl", photo_rows(tmp_path))
+    task = retrieval_yaml(tmp_path, "lim", tmp_path / "d.jsonl")
+    request = RunRequest(
+        model="builtin:random",
+        task=str(task),
+        output_dir=tmp_path / "o",
+        limit=2,
+        use_cache=False,
+        progress=False,
+    )
+    recorded = run(request).result.task.data_fingerprint
+    media = task_media(str(task), recorded, None, tmp_path / "site", {"p0"}, limit=2)
+    assert "not the one evaluated" not in media.note
+    other = task_media(str(task), recorded, None, tmp_path / "site", {"p0"})
+    assert "not the one evaluated" in other.note  # without the limit: another fingerprint

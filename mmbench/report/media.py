@@ -39,10 +39,16 @@ class TaskMedia:
 
 
 def task_media(
-    task: str, fingerprint: str, data_dir: Path | None, out_dir: Path, wanted: set[str]
+    task: str,
+    fingerprint: str,
+    data_dir: Path | None,
+    out_dir: Path,
+    wanted: set[str],
+    limit: int | None = None,
 ) -> TaskMedia:
     """Thumbnails and dataset texts for the `wanted` sample ids of `task`, written once under
-    `out_dir/media/<task>/`; a `TaskMedia` with a `note` when the data is unavailable."""
+    `out_dir/media/<task>/`; a `TaskMedia` with a `note` when the data is unavailable. `limit`:
+    the run's `--limit` rows, over which its data fingerprint was computed."""
     from mmbench.data.sources import open_source
     from mmbench.tasks import load_task
     from mmbench.tasks.base import row_id
@@ -57,7 +63,7 @@ def task_media(
     # a local copy's recorded fingerprint also covers the media files its rows name
     if fingerprint and fingerprint not in (
         table.fingerprint,
-        media_fingerprint(table, spec.columns),
+        media_fingerprint(table.head(limit), spec.columns),
     ):
         return TaskMedia(
             note=f"no images: the dataset found ({table.fingerprint}) is not the one evaluated"

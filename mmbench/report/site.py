@@ -148,7 +148,10 @@ def _media(
     recorded = runs[0].data.get("config", {}).get("data_dir")
     chosen = data_dir or (Path(recorded) if recorded else None)
     fingerprint = str(runs[0].data["task"].get("data_fingerprint") or "")
-    return task_media(task, fingerprint, chosen, out_dir, wanted)
+    limit = runs[0].data["task"].get("limit")
+    return task_media(
+        task, fingerprint, chosen, out_dir, wanted, limit=limit if isinstance(limit, int) else None
+    )
 
 
 def _write_run(
