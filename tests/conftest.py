@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, GENERATE, ModelAdapter
+# shared builders and assertions live in tests/helpers; rewrite their asserts like the tests'
+pytest.register_assert_rewrite("helpers")
+
+from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, GENERATE, ModelAdapter  # noqa: E402
 
 
 class PixelPre:
@@ -85,6 +88,30 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def photos() -> list:
+    """Real photos of different sizes and aspect ratios (`helpers.media.PHOTO_NAMES`), RGB."""
+    from helpers.media import PHOTO_NAMES, photo
+
+    return [photo(name) for name in PHOTO_NAMES]
+
+
+@pytest.fixture(scope="session")
+def clips(photos) -> list[tuple]:
+    """Two 4-frame videos; a video's frames share one size, as decoded frames do."""
+    frames = [im.resize((64, 48)) for im in photos]
+    return [tuple(frames[:4]), tuple(frames[1:5])]
+
+
+@pytest.fixture(scope="session")
+def local_copy(tmp_path_factory):
+    """name -> (data_dir, rows): each public task's tiny copy in its hub schema, built on first
+    use (`helpers.hub_copies`)."""
+    from helpers.hub_copies import local_copies
+
+    return local_copies(tmp_path_factory)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import subprocess
 import sys
@@ -30,215 +29,22 @@ from mmbench.models.base import (
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-skdata = pytest.importorskip("skimage.data")
-Image = pytest.importorskip("PIL.Image")
+pytest.importorskip("skimage.data")  # the `photos` fixture
 
-from tokenizers import Tokenizer, models, pre_tokenizers, processors  # noqa: E402
+from helpers.hf_models import (  # noqa: E402
+    TEXTS,
+    assert_one_line,
+    build_blip,
+    build_clip,
+    build_llava,
+    build_siglip,
+    chat_reference,
+    pad_rows,
+    reference,
+    run,
+)
 
 CPU = ModelOptions(device="cpu")
-WORD_TEXT = (
-    "a an the photo picture of cat dog man woman astronaut coffee cup rocket camera sky red blue"
-    " green is on in with what color describe this image question answer yes no"
-)
-WORDS = WORD_TEXT.split()
-TEXTS = [
-    "a photo of a cat",
-    "a dog",
-    "the astronaut with a red rocket in the sky",
-    "a cup of coffee on the table",
-]
-LLAVA_TEMPLATE = (
-    "{% for message in messages %}{{ message['role'].upper() }}: "
-    "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image> "
-    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}"
-    " </s> {% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
-
-
-# --------------------------------------------------------------------------- tiny model builders
-
-
-def word_tokenizer(specials, template=None, **kwargs):
-    """A tiny word-level fast tokenizer built offline."""
-    from transformers import PreTrainedTokenizerFast
-
-    vocab: dict[str, int] = {}
-    for token in [*specials, *WORDS, *"?.,!:"]:
-        vocab.setdefault(token, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
-    if template:
-        tok.post_processor = processors.TemplateProcessing(
-            single=template[0], special_tokens=[(t, vocab[t]) for t in template[1]]
-        )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
-
-
-def tiny_vision(**extra):
-    return dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=32,
-        patch_size=8,
-        **extra,
-    )
-
-
-def build_clip(path, seed=0):
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for char in sorted(set(ByteLevel.alphabet())):
-        vocab[char] = len(vocab)
-        vocab[char + "</w>"] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
-    config = CLIPConfig(
-        text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        ),
-        vision_config=tiny_vision(),
-        projection_dim=16,
-    )
-    torch.manual_seed(seed)
-    CLIPModel(config).eval().save_pretrained(path)
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    return path
-
-
-def build_siglip(path):
-    from transformers import SiglipConfig, SiglipModel, SiglipProcessor
-    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
-
-    tokenizer = word_tokenizer(
-        ["<pad>", "[UNK]", "</s>"],
-        ("$A </s>", ["</s>"]),
-        pad_token="<pad>",
-        unk_token="[UNK]",
-        eos_token="</s>",
-    )
-    image_processor = SiglipImageProcessorPil(size={"height": 32, "width": 32})
-    config = SiglipConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=64,
-            pad_token_id=0,
-            eos_token_id=2,
-        ),
-        vision_config=tiny_vision(),
-    )
-    torch.manual_seed(1)
-    SiglipModel(config).eval().save_pretrained(path)
-    SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    return path
-
-
-def build_blip(path):
-    from transformers import BlipConfig, BlipForConditionalGeneration, BlipProcessor
-    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
-
-    tokenizer = word_tokenizer(
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[DEC]"],
-        ("[CLS] $A [SEP]", ["[CLS]", "[SEP]"]),
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        bos_token="[DEC]",
-    )
-    image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
-    config = BlipConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            encoder_hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=64,
-            bos_token_id=4,
-            eos_token_id=3,
-            sep_token_id=3,
-            pad_token_id=0,
-        ),
-        vision_config=tiny_vision(),
-        projection_dim=16,
-    )
-    torch.manual_seed(2)
-    BlipForConditionalGeneration(config).eval().save_pretrained(path)
-    BlipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    return path
-
-
-def build_llava(path):
-    from transformers import LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
-    tokenizer = word_tokenizer(
-        ["<pad>", "[UNK]", "<s>", "</s>", "<image>", "USER", "ASSISTANT", ":"],
-        ("<s> $A", ["<s>"]),
-        pad_token="<pad>",
-        unk_token="[UNK]",
-        bos_token="<s>",
-        eos_token="</s>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        image_token="<image>",
-        chat_template=LLAVA_TEMPLATE,
-    )
-    config = LlavaConfig(
-        vision_config=tiny_vision(model_type="clip_vision_model"),
-        text_config=dict(
-            model_type="llama",
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            pad_token_id=0,
-            bos_token_id=2,
-            eos_token_id=3,
-        ),
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
-        pad_token_id=0,
-    )
-    torch.manual_seed(3)
-    LlavaForConditionalGeneration(config).eval().save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -258,30 +64,6 @@ def dirs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def adapters(dirs):
     return {name: load_model(f"hf:{path}", CPU) for name, path in dirs.items()}
-
-
-@pytest.fixture(scope="module")
-def photos():
-    names = ("astronaut", "chelsea", "coffee", "rocket", "camera")
-    return [Image.fromarray(getattr(skdata, n)()).convert("RGB") for n in names]
-
-
-def reference(path, kind):
-    """The same checkpoint loaded directly with transformers."""
-    from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
-
-    cls = AutoModel if kind == "dual" else AutoModelForImageTextToText
-    return cls.from_pretrained(path).eval(), AutoProcessor.from_pretrained(path)
-
-
-def run(adapter, capability, raws):
-    """Preprocess like a DataLoader worker (pickled preprocessor), collate, call the device."""
-    pre = pickle.loads(pickle.dumps(adapter.preprocessor(capability)))
-    return adapter.call(capability, pre.collate([pre(r) for r in raws]))
-
-
-def pad_rows(tensor, rows=32):
-    return torch.cat([tensor, tensor[-1:].expand(rows - len(tensor), *tensor.shape[1:])])
 
 
 # --------------------------------------------------------------------------- dual encoders
@@ -414,24 +196,6 @@ def test_blip_generation_matches_transformers(dirs, adapters, photos):
     assert alone == got
 
 
-def chat_reference(model, processor, conversations, max_new_tokens: int) -> list[str]:
-    """The model-card recipe for chat models: one left-padded apply_chat_template batch, greedy,
-    decoded from the first new token."""
-    inputs = processor.apply_chat_template(
-        conversations,
-        add_generation_prompt=True,
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-        padding=True,
-        padding_side="left",
-    )
-    with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    new = out[:, inputs["input_ids"].shape[1] :]
-    return [t.strip() for t in processor.batch_decode(new, skip_special_tokens=True)]
-
-
 def test_llava_generation_matches_transformers(dirs, adapters, photos):
     adapter = adapters["llava"]
     info = adapter.describe()
@@ -505,13 +269,6 @@ def test_generator_cannot_encode(adapters):
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def assert_one_line(err, *needles):
-    message = str(err.value)
-    assert "\n" not in message
-    for needle in needles:
-        assert needle in message, message
 
 
 def test_missing_directory(tmp_path):

@@ -29,10 +29,19 @@ from mmbench.models.base import ENCODE_IMAGES, ENCODE_TEXTS, ENCODE_VIDEOS, Mode
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-skdata = pytest.importorskip("skimage.data")
 Image = pytest.importorskip("PIL.Image")
 
-from test_hf_adapters import TEXTS, WORDS, pad_rows, reference, run  # noqa: E402
+from helpers.hf_models import (  # noqa: E402
+    TEXTS,
+    WORDS,
+    pad_rows,
+    reference,
+    run,
+    save,
+    tiny_text,
+    tiny_vision,
+    word_vocab,
+)
 
 CPU = ModelOptions(device="cpu")
 #: the text length both families were trained with, and their processors pad to
@@ -52,9 +61,7 @@ def build_align(path: Path) -> Path:
         EfficientNetImageProcessorPil,
     )
 
-    vocab: dict[str, int] = {}
-    for token in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *"?.,!:"]:
-        vocab.setdefault(token, len(vocab))
+    vocab = word_vocab(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
     tokenizer = BertTokenizer(vocab=vocab)
     # ALIGN's preprocessing: resize, centre crop, pixels scaled to [-1, 1] (rescale_offset)
     image_processor = EfficientNetImageProcessorPil(
@@ -67,15 +74,7 @@ def build_align(path: Path) -> Path:
         include_top=False,
     )
     config = AlignConfig(
-        text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=128,
-            pad_token_id=0,
-        ),
+        text_config=tiny_text(len(vocab), 128, pad_token_id=0),
         # the stem always has 32 channels; the last block's width is the image embedding's
         vision_config=dict(
             image_size=32,
@@ -92,10 +91,8 @@ def build_align(path: Path) -> Path:
         ),
         projection_dim=16,
     )
-    torch.manual_seed(4)
-    AlignModel(config).eval().save_pretrained(path)
-    AlignProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    return path
+    processor = AlignProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return save(AlignModel, config, processor, path, seed=4)
 
 
 def build_siglip2(path: Path) -> Path:
@@ -110,22 +107,11 @@ def build_siglip2(path: Path) -> Path:
         vocab.setdefault(token, len(vocab))
     tokenizer = Siglip2Tokenizer(vocab=vocab, merges=[])
     image_processor = Siglip2ImageProcessorPil(patch_size=PATCH, max_num_patches=PATCHES)
-    tiny = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
-    config = Siglip2Config(
-        text_config=dict(
-            vocab_size=len(vocab),
-            max_position_embeddings=TEXT_LENGTH,
-            pad_token_id=0,
-            eos_token_id=1,
-            bos_token_id=2,
-            **tiny,
-        ),
-        vision_config=dict(patch_size=PATCH, num_patches=PATCHES, **tiny),
-    )
-    torch.manual_seed(5)
-    Siglip2Model(config).eval().save_pretrained(path)
-    Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    return path
+    text = tiny_text(len(vocab), TEXT_LENGTH, pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    vision = tiny_vision(patch_size=PATCH, num_patches=PATCHES)
+    config = Siglip2Config(text_config=text, vision_config=vision)
+    processor = Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer)
+    return save(Siglip2Model, config, processor, path, seed=5)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -143,11 +129,10 @@ def adapters(dirs):
 
 
 @pytest.fixture(scope="module")
-def photos():
-    """Square, landscape and portrait photos (one grayscale), so SigLIP2 gets several grids."""
-    names = ("astronaut", "chelsea", "coffee", "rocket", "camera")
-    images = [Image.fromarray(getattr(skdata, n)()).convert("RGB") for n in names]
-    return [*images, images[3].transpose(Image.Transpose.ROTATE_90)]
+def photos(photos):
+    """The shared photos and a portrait one: square, landscape and portrait (one grayscale), so
+    SigLIP2 gets several grids."""
+    return [*photos, photos[3].transpose(Image.Transpose.ROTATE_90)]
 
 
 def features(model: Any, inputs: dict[str, Any], kind: str) -> Any:

@@ -6,9 +6,9 @@ template its hub checkpoints ship, saved with `save_pretrained`, and loaded thro
 mmbench generates must equal, text for text, what the same processor and `model.generate` give
 when called directly the way each model card does (greedy, same `max_new_tokens`).
 
-Weights are drawn with a wide `initializer_range` so that a tiny random model's answer depends on
-the image, not only on the last prompt token; the tests check that it does, so a pipeline that
-dropped the pixels could not pass.
+Weights are drawn with a wide `initializer_range` (see `helpers.hf_generators`) so that a tiny
+random model's answer depends on the image, not only on the last prompt token; the tests check that
+it does, so a pipeline that dropped the pixels could not pass.
 
 Qwen2-VL's processor has a video processor, and in transformers 5 every video processor (and so
 every processor holding one) needs torchvision; its tests are skipped where torchvision does not
@@ -18,26 +18,31 @@ import, and there a test checks instead that such a checkpoint fails to load wit
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from mmbench.errors import MMBenchError
-from mmbench.models import load_model
-from mmbench.models.base import GENERATE, GenerationInput, ModelOptions
+from mmbench.models.base import GENERATE, GenerationInput
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-skdata = pytest.importorskip("skimage.data")
-Image = pytest.importorskip("PIL.Image")
 
-from test_hf_adapters import chat_reference as adapters_chat_reference  # noqa: E402
-from test_hf_adapters import run, tiny_vision, word_tokenizer  # noqa: E402
-
-MAX_NEW = 6
-OPTIONS = ModelOptions(device="cpu", generation={"max_new_tokens": MAX_NEW})
-WIDE_INIT = 0.5  # see the module docstring
-PROMPTS = ["what is this", "", "describe this image"]
+from helpers.hf_generators import (  # noqa: E402
+    WIDE_INIT,
+    assert_describes,
+    assert_image_matters,
+    assert_needs_torchvision,
+    batch_features,
+    chat,
+    chat_reference,
+    family_fixture,
+    generate_new,
+    has_torchvision,
+    image_requests,
+    needs_torchvision,
+    tiny_llm,
+    together_and_alone,
+)
+from helpers.hf_models import run, save, tiny_text, tiny_vision, word_tokenizer  # noqa: E402
 
 # The chat templates Qwen2-VL-Instruct and Idefics3-8B-Llama3 ship with.
 QWEN2_VL_TEMPLATE = (
@@ -64,49 +69,7 @@ IDEFICS3_TEMPLATE = (
 )
 
 
-def has_torchvision() -> bool:
-    """Whether torchvision imports (a wheel built for another torch fails to)."""
-    try:
-        import torchvision  # noqa: F401
-    except Exception:  # not installed, or a build that does not match torch
-        return False
-    return True
-
-
-needs_torchvision = pytest.mark.skipif(
-    not has_torchvision(),
-    reason="transformers 5 builds Qwen2-VL's processor only with a video processor, which needs"
-    " torchvision",
-)
-
-
 # --------------------------------------------------------------------------- tiny model builders
-
-
-def tiny_llm(tokenizer, model_type: str, **extra):
-    """A two-layer decoder config of width 32 over `tokenizer`'s vocabulary."""
-    return dict(
-        model_type=model_type,
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        initializer_range=WIDE_INIT,
-        **extra,
-    )
-
-
-def save(model_cls, config, processor, path, seed: int):
-    """Seeded random weights and the processor, written as save_pretrained writes them."""
-    torch.manual_seed(seed)
-    model_cls(config).eval().save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
 
 
 # 32x32 pixels at most: 8x8 patches of 4, merged 2x2 into 16 tokens per image (or frame pair)
@@ -286,14 +249,9 @@ def build_blip2(path, text="opt"):
     language["bos_token_id"] = tokenizer.convert_tokens_to_ids("</s>")
     config = Blip2Config(
         vision_config=tiny_vision(initializer_range=WIDE_INIT),
-        qformer_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=64,
-            encoder_hidden_size=32,
-            initializer_range=WIDE_INIT,
+        # 512 positions: the Q-Former's default
+        qformer_config=tiny_text(
+            len(tokenizer), 512, encoder_hidden_size=32, initializer_range=WIDE_INIT
         ),
         text_config=language,
         num_query_tokens=4,
@@ -312,108 +270,8 @@ BUILDERS = {
 }
 
 
-# --------------------------------------------------------------------------- fixtures
-
-
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def photos():
-    """Real photos of different sizes and aspect ratios."""
-    names = ("astronaut", "chelsea", "coffee", "rocket", "camera")
-    return [Image.fromarray(getattr(skdata, n)()).convert("RGB") for n in names]
-
-
-@pytest.fixture(scope="module")
-def clips(photos):
-    """Two 4-frame videos; a video's frames share one size, as decoded frames do."""
-    frames = [im.resize((64, 48)) for im in photos]
-    return [tuple(frames[:4]), tuple(frames[1:5])]
-
-
-def family_fixture(builders: dict[str, Any]) -> Any:
-    """A module fixture: name -> (adapter, reference model, reference processor), each built from
-    `builders[name]` on first use."""
-
-    @pytest.fixture(scope="module")
-    def family(tmp_path_factory):
-        built: dict[str, tuple[Any, Any, Any]] = {}
-
-        def get(name: str) -> tuple[Any, Any, Any]:
-            if name not in built:
-                from transformers import AutoModelForImageTextToText, AutoProcessor
-
-                path = builders[name](tmp_path_factory.mktemp(name))
-                model = AutoModelForImageTextToText.from_pretrained(path).eval()
-                built[name] = (
-                    load_model(f"hf:{path}", OPTIONS),
-                    model,
-                    AutoProcessor.from_pretrained(path),
-                )
-            return built[name]
-
-        return get
-
-    return family
-
-
 family = family_fixture(BUILDERS)
-
-
-# --------------------------------------------------------------------------- references
-
-
-def generate_new(model, processor, inputs, echoes_prompt: bool = True) -> list[str]:
-    """Greedy decoding of `inputs`; the text of the new tokens, as a model card decodes it.
-
-    Decoder-only models return the prompt followed by the answer; encoder-decoders the answer.
-    """
-    with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=MAX_NEW, do_sample=False)
-    start = inputs["input_ids"].shape[1] if echoes_prompt and "input_ids" in inputs else 0
-    return [t.strip() for t in processor.batch_decode(out[:, start:], skip_special_tokens=True)]
-
-
-def chat(images, prompt, video=False):
-    """One user turn, as the model cards write it."""
-    content = [{"type": "video"}] if video else [{"type": "image", "image": im} for im in images]
-    if prompt:
-        content.append({"type": "text", "text": prompt})
-    return [{"role": "user", "content": content}]
-
-
-def chat_reference(model, processor, conversations) -> list[str]:
-    """The model-card recipe for chat models (`test_hf_adapters.chat_reference`), MAX_NEW tokens."""
-    return adapters_chat_reference(model, processor, conversations, MAX_NEW)
-
-
-def batch_features(adapter, requests) -> dict[str, Any]:
-    """The features of `requests` collated into one batch, as the model receives them."""
-    pre = adapter.preprocessor(GENERATE)
-    ((_, features),) = pre.collate([pre(r) for r in requests]).parts
-    return features
-
-
-def assert_needs_torchvision(path, processor_class: str) -> None:
-    """Loading the checkpoint at `path` is a one-line error naming torchvision."""
-    with pytest.raises(MMBenchError) as err:
-        load_model(f"hf:{path}", OPTIONS)
-    message = str(err.value)
-    assert "\n" not in message
-    assert f"{processor_class} requires the Torchvision library" in message
-    assert "torchvision, the build that matches your torch" in message
-
-
-def image_requests(photos) -> list[GenerationInput]:
-    """Three photos, each with its own prompt: short, empty (captioning) and longer."""
-    return [GenerationInput((im,), p) for im, p in zip(photos[:3], PROMPTS, strict=True)]
-
-
-def assert_image_matters(adapter, photos):
-    """The same prompt over different photos gets different answers: pixels reach the model."""
-    answers = run(adapter, GENERATE, [GenerationInput((im,), "what is this") for im in photos])
-    assert len(set(answers)) > 1, answers
 
 
 # --------------------------------------------------------------------------- Qwen2-VL
@@ -422,9 +280,7 @@ def assert_image_matters(adapter, photos):
 @needs_torchvision
 def test_qwen2_vl_images_match_transformers(family, photos):
     adapter, model, processor = family("qwen2_vl")
-    info = adapter.describe()
-    assert info["class"] == "Qwen2VLForConditionalGeneration"
-    assert (info["prompt_format"], info["padding"]) == ("chat_template", "left")
+    assert_describes(adapter, "Qwen2VLForConditionalGeneration", "chat_template", "left")
     requests = image_requests(photos)
     got = run(adapter, GENERATE, requests)
     conversations = [chat(r.images, r.prompt) for r in requests]
@@ -484,9 +340,7 @@ def test_qwen2_vl_without_torchvision_is_a_one_line_error(tmp_path):
 
 def test_idefics3_matches_transformers(family, photos):
     adapter, model, processor = family("idefics3")
-    info = adapter.describe()
-    assert info["class"] == "Idefics3ForConditionalGeneration"
-    assert (info["prompt_format"], info["padding"]) == ("chat_template", "left")
+    assert_describes(adapter, "Idefics3ForConditionalGeneration", "chat_template", "left")
     requests = image_requests(photos)
     features = batch_features(adapter, requests)
     # the template writes BOS itself: it must not be doubled
@@ -510,9 +364,7 @@ def test_idefics3_video_is_frames_as_images(family, clips):
 
 def test_paligemma_matches_transformers(family, photos):
     adapter, model, processor = family("paligemma")
-    info = adapter.describe()
-    assert info["class"] == "PaliGemmaForConditionalGeneration"
-    assert (info["prompt_format"], info["padding"]) == ("plain", "left")
+    assert_describes(adapter, "PaliGemmaForConditionalGeneration", "plain", "left")
     requests = image_requests(photos)
     features = batch_features(adapter, requests)
     assert "token_type_ids" in features  # prefix (image + prompt) vs suffix: generate needs it
@@ -573,8 +425,5 @@ def test_blip2_matches_transformers(name, family, photos):
     ],
 )
 def test_answers_do_not_depend_on_batch_size(name, family, photos):
-    adapter = family(name)[0]
-    requests = image_requests(photos)
-    together = run(adapter, GENERATE, requests)
-    alone = [run(adapter, GENERATE, [r])[0] for r in requests]
+    together, alone = together_and_alone(family(name)[0], image_requests(photos))
     assert together == alone

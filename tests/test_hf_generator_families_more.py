@@ -1,11 +1,11 @@
 """`hf:` generators of GIT and LLaVA-NeXT against tiny random checkpoints (and LLaVA-OneVision's
 load error where torchvision is missing).
 
-Built, saved and compared as in `test_hf_generator_families.py`, whose helpers these tests reuse:
-each checkpoint comes from its transformers config (two layers, width 32, a word-level
-vocabulary) and its own processor class, is loaded through `hf:<dir>`, and what mmbench generates
-must equal, text for text, what the processor and `model.generate` give when called directly as
-the model card does (greedy, same `max_new_tokens`).
+Built, saved and compared as in `test_hf_generator_families.py`, with the same helpers
+(`helpers.hf_generators`): each checkpoint comes from its transformers config (two layers, width
+32, a word-level vocabulary) and its own processor class, is loaded through `hf:<dir>`, and what
+mmbench generates must equal, text for text, what the processor and `model.generate` give when
+called directly as the model card does (greedy, same `max_new_tokens`).
 
 * GIT (CLIP image processor + BERT-style tokenizer, no chat template, absolute positions): its
   model card captions with pixels alone and asks a question as `[CLS]` + the question, without
@@ -28,26 +28,34 @@ from mmbench.models.base import GENERATE, GenerationInput
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import test_hf_generator_families as families  # noqa: E402
-from test_hf_adapters import run, tiny_vision, word_tokenizer  # noqa: E402
-from test_hf_generator_families import (  # noqa: E402
+from helpers.hf_generators import (  # noqa: E402
     WIDE_INIT,
+    assert_describes,
     assert_image_matters,
     assert_needs_torchvision,
     batch_features,
     chat,
     chat_reference,
+    family_fixture,
     generate_new,
     has_torchvision,
     image_requests,
-    save,
     tiny_llm,
+    together_and_alone,
+)
+from helpers.hf_models import (  # noqa: E402
+    CLIP_PIXELS,
+    LLAVA_FEATURES,
+    LLAVA_PROCESSOR,
+    llama_tokenizer,
+    run,
+    save,
+    tiny_text,
+    tiny_vision,
+    word_tokenizer,
 )
 
-# the same fixtures: pytest finds them among this module's attributes
 pytestmark = pytest.mark.usefixtures("one_thread")
-photos = families.photos
-clips = families.clips
 
 # The chat template llava-hf/llava-v1.6-mistral-7b-hf ships: images first, then the text.
 LLAVA_NEXT_TEMPLATE = (
@@ -79,23 +87,17 @@ def build_git(path):
         cls_token="[CLS]",
         sep_token="[SEP]",
     )
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    processor = GitProcessor(
+        image_processor=CLIPImageProcessorPil(**CLIP_PIXELS), tokenizer=tokenizer
     )
-    processor = GitProcessor(image_processor=image_processor, tokenizer=tokenizer)
     ids = tokenizer.convert_tokens_to_ids
     config = GitConfig(
         vision_config=tiny_vision(initializer_range=WIDE_INIT),
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=64,
         initializer_range=WIDE_INIT,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=ids("[CLS]"),  # a caption starts from [CLS], as microsoft/git-base's
         eos_token_id=ids("[SEP]"),
+        **tiny_text(len(tokenizer), 64),
     )
     return save(GitForCausalLM, config, processor, path, seed=21)
 
@@ -108,15 +110,7 @@ def build_llava_next(path):
     )
 
     specials = ["<image>", "[INST]", "[/INST]"]
-    tokenizer = word_tokenizer(
-        ["<pad>", "[UNK]", "<s>", "</s>", *specials],
-        ("<s> $A", ["<s>"]),
-        pad_token="<pad>",
-        unk_token="[UNK]",
-        bos_token="<s>",
-        eos_token="</s>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
+    tokenizer = llama_tokenizer(specials)
     tokenizer.add_tokens(specials, special_tokens=True)
     pinpoints = [[32, 32], [32, 64], [64, 32]]  # a square photo gets 1 tile, a wide one 2
     image_processor = LlavaNextImageProcessorPil(
@@ -127,19 +121,16 @@ def build_llava_next(path):
     processor = LlavaNextProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
         chat_template=LLAVA_NEXT_TEMPLATE,
+        **LLAVA_PROCESSOR,
     )
     config = LlavaNextConfig(
         vision_config=tiny_vision(model_type="clip_vision_model", initializer_range=WIDE_INIT),
         text_config=tiny_llm(tokenizer, "llama", bos_token_id=tokenizer.bos_token_id),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
         pad_token_id=tokenizer.pad_token_id,
+        **LLAVA_FEATURES,
     )
     return save(LlavaNextForConditionalGeneration, config, processor, path, seed=22)
 
@@ -147,7 +138,7 @@ def build_llava_next(path):
 BUILDERS = {"git": build_git, "llava_next": build_llava_next}
 
 
-family = families.family_fixture(BUILDERS)
+family = family_fixture(BUILDERS)
 
 
 # --------------------------------------------------------------------------- GIT
@@ -199,9 +190,7 @@ def test_git_video_is_middle_frame(family, clips):
 def test_llava_next_matches_transformers(family, photos):
     """Photos of different aspect ratios in one left-padded batch, as the chat template renders."""
     adapter, model, processor = family("llava_next")
-    info = adapter.describe()
-    assert info["class"] == "LlavaNextForConditionalGeneration"
-    assert (info["prompt_format"], info["padding"]) == ("chat_template", "left")
+    info = assert_describes(adapter, "LlavaNextForConditionalGeneration", "chat_template", "left")
     assert info["video_input"] == "frames_as_images"
     assert "dropped_prompt_end_token" not in info
     requests = image_requests(photos)
@@ -233,10 +222,7 @@ def test_llava_next_video_is_frames_as_images(family, clips):
 @pytest.mark.parametrize("name", ["git", "llava_next"])
 def test_answers_do_not_depend_on_batch_size(name, family, photos):
     """Three requests together (padded or grouped) get the answers each gets alone."""
-    adapter = family(name)[0]
-    requests = image_requests(photos)
-    together = run(adapter, GENERATE, requests)
-    alone = [run(adapter, GENERATE, [r])[0] for r in requests]
+    together, alone = together_and_alone(family(name)[0], image_requests(photos))
     assert together == alone
 
 

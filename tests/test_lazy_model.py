@@ -102,7 +102,7 @@ def test_cache_clear_drops_memos(tmp_path, count_loads):
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    from test_hf_adapters import build_clip
+    from helpers.hf_models import build_clip
 
     return build_clip(tmp_path_factory.mktemp("clip"))
 
