@@ -1,10 +1,10 @@
 """Every public task end to end on its local hub-schema copy with a tiny `hf:` model.
 
-The local copies come from `test_public_tasks.BUILDERS` (real hub column names and feature types)
-and the models from `test_hf_adapters`' builders (tiny random transformers checkpoints written with
+The local copies come from `helpers.hub_copies.BUILDERS` (real hub column names and feature types)
+and the models from `helpers.hf_models`' builders (tiny random transformers checkpoints written with
 `save_pretrained`), so each run goes through the real `hf:` loading path: the tiny CLIP for
-retrieval (image and video) and zero-shot classification, the tiny BLIP for captioning and QA
-(image and video; BLIP answers a video question from its middle frame).
+retrieval (image and video) and zero-shot classification, the tiny BLIP for captioning and QA (image
+and video; BLIP answers a video question from its middle frame).
 
 imagenet1k-zeroshot embeds 1000 classes x 80 templates = 80,000 prompts whatever the row count,
 so it runs with a CLIP whose text tower is minimal (one layer, width 8, 16 positions).
@@ -13,8 +13,6 @@ so it runs with a CLIP whose text tower is minimal (one layer, width 8, 16 posit
 from __future__ import annotations
 
 import json
-import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,8 +24,9 @@ from mmbench.tasks import load_task
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from test_hf_adapters import build_blip, build_clip, tiny_vision  # noqa: E402
-from test_public_tasks import BUILDERS, PUBLIC_TASKS  # noqa: E402
+from helpers.hf_models import build_blip, build_clip  # noqa: E402
+from helpers.hub_copies import BUILDERS, PUBLIC_TASKS  # noqa: E402
+from helpers.runs import assert_all_metrics  # noqa: E402
 
 #: which tiny model runs each task type
 MODEL_FOR_TYPE = {
@@ -46,26 +45,8 @@ def build_small_text_clip(path: Path) -> Path:
 
     16 positions truncate the longer ImageNet prompts (char-level tokens), which is fine here.
     """
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for char in sorted(set(ByteLevel.alphabet())):
-        vocab[char] = len(vocab)
-        vocab[char + "</w>"] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
-    text = dict(vocab_size=len(vocab), hidden_size=8, intermediate_size=16)
-    text.update(num_hidden_layers=1, num_attention_heads=1, max_position_embeddings=16)
-    text.update(bos_token_id=0, eos_token_id=1, pad_token_id=1)
-    config = CLIPConfig(text_config=text, vision_config=tiny_vision(), projection_dim=16)
-    torch.manual_seed(4)
-    CLIPModel(config).eval().save_pretrained(path)
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
-    return path
+    text = dict(hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=1)
+    return build_clip(path, seed=4, max_position_embeddings=16, **text)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -79,19 +60,6 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
         "clip-small-text": build_small_text_clip(root / "clip-small-text"),
         "blip": build_blip(root / "blip"),
     }
-
-
-@pytest.fixture(scope="module")
-def local_copy(tmp_path_factory):
-    """Each task's local copy, built on first use: name -> (data_dir, rows)."""
-    built: dict[str, tuple[Path, int]] = {}
-
-    def get(name: str) -> tuple[Path, int]:
-        if name not in built:
-            built[name] = BUILDERS[name](tmp_path_factory.mktemp(name))
-        return built[name]
-
-    return get
 
 
 def test_every_public_task_type_has_a_tiny_model() -> None:
@@ -125,12 +93,7 @@ def test_runs_end_to_end_with_tiny_hf_model(
     result = json.loads(outcome.path.read_text(encoding="utf-8"))
     assert result["task"]["name"] == name and result["task"]["n"] == rows
     assert result["failures"]["count"] == 0, result["failures"]
-    missing = [m for m in spec.metrics if m not in result["metrics"]]
-    if missing == ["METEOR"] and shutil.which("java") is None:
-        missing = []  # METEOR needs Java; the run reports it under failures.metric_errors
-    assert not missing, f"{name}: metrics missing from the result: {missing}"
-    for metric, value in result["metrics"].items():
-        assert isinstance(value, (int, float)) and math.isfinite(value), (name, metric, value)
+    assert_all_metrics(result, spec)
     adapter = load_model(uri, ModelOptions(device="cpu", generation=dict(request.generation)))
     assert result["model"]["uri"] == uri
     assert result["model"]["fingerprint"] == adapter.fingerprint()
