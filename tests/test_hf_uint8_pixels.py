@@ -17,7 +17,7 @@ from helpers.hf_models import build_clip, build_siglip, pad_rows, reference
 from mmbench.engine import Engine, EngineConfig
 from mmbench.models import load_model
 from mmbench.models.base import ModelOptions
-from mmbench.models.hf.pixels import value_table
+from mmbench.models.hf.pixels import gather_numpy, gather_torch, value_table
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -51,6 +51,18 @@ def test_value_table_is_transformers_rescale_then_normalise(clip_dir):
     for c in range(3):
         expected = (scaled - np.float32(OPENAI_MEAN[c])) / np.float32(OPENAI_STD[c])
         assert table[c].numpy().tobytes() == expected.astype(np.float32).tobytes()
+
+
+def test_both_gathers_look_every_value_up_in_its_channel_row():
+    table = torch.arange(3 * 256, dtype=torch.float32).view(3, 256) / 7
+    pixels = torch.randint(0, 256, (2, 3, 5, 4), generator=torch.Generator().manual_seed(0))
+    pixels = pixels.to(torch.uint8)
+    expected = torch.empty(2, 3, 5, 4)
+    for b, c, y, x in np.ndindex(2, 3, 5, 4):
+        expected[b, c, y, x] = table[c, int(pixels[b, c, y, x])]
+    for gather in (gather_numpy, gather_torch):
+        out = gather(pixels, table)
+        assert out.dtype == torch.float32 and torch.equal(out, expected), gather.__name__
 
 
 @pytest.mark.parametrize("builder", ["clip_dir", "siglip_dir"])

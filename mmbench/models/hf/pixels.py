@@ -116,6 +116,26 @@ def value_table(image_processor: Any, model_name: str) -> torch.Tensor | None:
 def normalise(pixels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """uint8 [B, C, H, W] -> float32 [B, C, H, W] on `pixels`' device, each value looked up in
     its channel's row of `table` ([C, 256])."""
+    if pixels.device.type == "cpu":
+        return gather_numpy(pixels, table)
+    return gather_torch(pixels, table)
+
+
+def gather_numpy(pixels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """`normalise` for CPU tensors: numpy's take is ~5x faster than torch's advanced indexing on
+    a CPU (where that costs a few ms per 224 px image, more than the uint8 transfer saves)."""
+    import numpy as np
+    import torch
+
+    source, rows = pixels.numpy(), table.cpu().numpy()
+    out = np.empty(source.shape, dtype=rows.dtype)
+    for c in range(rows.shape[0]):
+        np.take(rows[c], source[:, c], out=out[:, c], mode="clip")
+    return torch.from_numpy(out)
+
+
+def gather_torch(pixels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """`normalise` on any device (used on accelerators): one gather from the flattened table."""
     import torch
 
     channels = table.shape[0]
