@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmbench.cache import OutputCache, cache_key
-from mmbench.data.media import image_pixel_limit
+from mmbench.data.media import MediaRef, image_pixel_limit, known_file_hashes
+from mmbench.data.media_fingerprint import file_hashes
 from mmbench.embedding_matrix import EmbeddingMatrix
 from mmbench.errors import MediaError, MMBenchError
 from mmbench.models.base import ModelAdapter
@@ -242,6 +243,13 @@ class Engine:
         if self.cache is None:
             return None
         fingerprint = self.model.fingerprint()
+        # Media files' hashes come from the cache's memo (by path, size, mtime) when known, so
+        # several questions on one video, or a rerun, hash no file twice.
+        paths = sorted({ref.path for item in items for ref in _file_refs(item)})
+        with known_file_hashes(file_hashes(paths, self.cache)):
+            return self._item_keys(fingerprint, capability, items)
+
+    def _item_keys(self, fingerprint: str, capability: str, items: Sequence[Any]) -> list[str]:
         keys = []
         for item in items:
             try:
@@ -423,6 +431,12 @@ class Engine:
         if self.cache is None or keys is None or not new:
             return
         self.cache.put_many(capability, [(keys[i], out, meta) for i, out, meta in new])
+
+
+def _file_refs(item: Any) -> list[MediaRef]:
+    """The media files an item reads (not embedded bytes or raw frames)."""
+    refs = getattr(item, "refs", None) or ([item.ref] if hasattr(item, "ref") else [])
+    return [r for r in refs if r.path is not None and r.data is None and r.frames is None]
 
 
 class _OutOfMemory(Exception):

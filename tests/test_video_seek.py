@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import closing
+
 import pytest
 from helpers.videos import decode_sequentially, write_h264
 
@@ -53,3 +56,33 @@ def test_content_hash_streams_the_file(tmp_path):
         MediaRef("r", path=str(path)).content_hash()
         == hashlib.sha256(path.read_bytes()).hexdigest()
     )
+
+
+def test_engine_hashes_each_video_once_and_not_again_on_a_cached_rerun(
+    tmp_path, monkeypatch, counting_adapter
+):
+    from mmbench.cache import OutputCache
+    from mmbench.data import media, media_fingerprint
+    from mmbench.data.items import GenerationItem
+    from mmbench.engine import Engine, EngineConfig
+    from mmbench.models.base import GENERATE
+
+    path = write_h264(tmp_path / "clip.mp4", 30)
+    reads = []
+
+    def counted(handle):
+        reads.append(handle.name)
+        return hashlib.sha256(handle.read()).hexdigest()
+
+    monkeypatch.setattr(media, "stream_sha256", counted)
+    monkeypatch.setattr(media_fingerprint, "stream_sha256", counted)
+    ref = MediaRef("r", path=str(path))
+    items = [GenerationItem(ref, f"question {k}", FrameSampling(num_frames=2)) for k in range(3)]
+    config = EngineConfig(batch_size=2, progress=False)
+    with closing(OutputCache(tmp_path / "cache")) as cache:
+        first = Engine(counting_adapter, config, cache=cache).run(GENERATE, items)
+        assert reads == [str(path)]  # three questions on one video: one hash
+        again = Engine(counting_adapter, config, cache=cache).run(GENERATE, items)
+    assert reads == [str(path)]  # the rerun reads the hash from the cache's memo
+    assert again.outputs == first.outputs and again.computed == 0
+    assert counting_adapter.calls[GENERATE] == 3

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmbench.data.media import MediaRef, media_ref
+from mmbench.data.media import MediaRef, media_ref, stream_sha256
 from mmbench.errors import MediaError
 
 if TYPE_CHECKING:
@@ -108,8 +108,5 @@ def file_hashes(paths: Sequence[str], memo: OutputCache | None = None) -> dict[s
 
 
 def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return stream_sha256(handle)
