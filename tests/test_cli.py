@@ -207,13 +207,13 @@ def test_corrupt_media_fails_or_is_skipped(tmp_path: Path, cache: Path) -> None:
 def test_gen_kwargs_parse_json_values() -> None:
     import argparse
 
-    from mmbench.cli import _gen_kwargs
+    from mmbench.cli.common import gen_kwargs
 
-    assert _gen_kwargs("max_new_tokens=8,do_sample=false,temperature=0.5,stop=END") == {
+    assert gen_kwargs("max_new_tokens=8,do_sample=false,temperature=0.5,stop=END") == {
         "max_new_tokens": 8,
         "do_sample": False,
         "temperature": 0.5,
         "stop": "END",
     }
     with pytest.raises(argparse.ArgumentTypeError):
-        _gen_kwargs("max_new_tokens")
+        gen_kwargs("max_new_tokens")

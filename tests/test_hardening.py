@@ -61,12 +61,12 @@ def test_verbosity_accepts_lm_eval_spellings(given: str, level: str) -> None:
 
 
 def test_internal_error_is_one_line_exit_4_with_a_log(capsys, monkeypatch, tmp_path) -> None:
-    from mmbench import cli as cli_module
+    from mmbench.cli import catalog
 
     def broken(args):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(cli_module, "_cmd_cache", broken)
+    monkeypatch.setattr(catalog, "_cmd_cache", broken)
     code, _, err = cli(capsys, "cache", "info")
     assert code == 4
     (line,) = err.strip().splitlines()
