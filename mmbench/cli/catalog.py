@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmbench.cli.common import include_paths
+from mmbench.cli.common import add_include_path, include_paths
 from mmbench.errors import MMBenchError
 
 
@@ -102,15 +102,9 @@ def add_download(commands: argparse._SubParsersAction) -> None:
     download.add_argument(
         "--model", action="append", default=[], help="a model URI to fetch too (repeatable)"
     )
-    download.add_argument(
-        "--include-path",
-        "--include_path",
-        dest="include_path",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="also read task YAMLs from DIR",
+    add_include_path(
+        download,
+        "also read task YAMLs from DIR",
     )
     download.set_defaults(handler=_cmd_download)
 

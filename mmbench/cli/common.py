@@ -76,6 +76,20 @@ def model_args(text: str) -> dict[str, object]:
         raise argparse.ArgumentTypeError(str(err).removeprefix("--model-args: ")) from None
 
 
+def add_include_path(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--include-path DIR` (lm-eval's `--include_path` too), repeatable; see `include_paths`."""
+    parser.add_argument(
+        "--include-path",
+        "--include_path",
+        dest="include_path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help=help_text,
+    )
+
+
 def include_paths(folders: list[Path]) -> None:
     """`--include-path DIR`: search DIR for task YAMLs before MMBENCH_TASKS_PATH's folders."""
     import os

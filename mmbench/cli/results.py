@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmbench.cli.common import include_paths, positive_int
+from mmbench.cli.common import add_include_path, include_paths, positive_int
 from mmbench.errors import MMBenchError
 
 
@@ -131,15 +131,9 @@ def add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--no-images", action="store_true", help="do not read datasets (no thumbnails)"
     )
-    report.add_argument(
-        "--include-path",
-        "--include_path",
-        dest="include_path",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="also read task YAMLs from DIR (for the thumbnails of your own tasks)",
+    add_include_path(
+        report,
+        "also read task YAMLs from DIR (for the thumbnails of your own tasks)",
     )
     report.set_defaults(handler=_cmd_report)
 
@@ -181,6 +175,7 @@ def add_score(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--data-dir", type=Path, help="local copy of the task's dataset")
     score.add_argument("--bootstrap", type=positive_int, default=0, metavar="N")
     score.add_argument("--seed", type=int, default=0)
+    add_include_path(score, "also read task YAMLs from DIR (to score your own tasks)")
     score.set_defaults(handler=_cmd_score)
 
 
@@ -188,6 +183,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from mmbench.scoring import ScoreRequest, score
     from mmbench.table import format_metrics
 
+    include_paths(args.include_path)
     outcome = score(
         ScoreRequest(
             task=args.task,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.cli.common import (
+    add_include_path,
     batch_size,
     gen_kwargs,
     include_paths,
@@ -161,15 +162,9 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         help="write the result JSON to exactly FILE (replaced if it exists) and its samples"
         " beside it; one model and one task only",
     )
-    run.add_argument(
-        "--include-path",
-        "--include_path",
-        dest="include_path",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="also read task YAMLs (and groups/) from DIR, before MMBENCH_TASKS_PATH (repeatable)",
+    add_include_path(
+        run,
+        "also read task YAMLs (and groups/) from DIR, before MMBENCH_TASKS_PATH (repeatable)",
     )
     run.set_defaults(handler=_cmd_run)
 
