@@ -103,18 +103,11 @@ def test_bleu_matches_pycocoevalcap():
     close([per[k] for k in preds], np.array(ref_per).T)
 
 
-def test_rouge_matches_pycocoevalcap():
+@pytest.mark.parametrize(("scorer", "ours"), [(Rouge, rouge_l), (Cider, cider_d)])
+def test_rouge_and_cider_match_pycocoevalcap(scorer, ours):
     preds, refs = token_dataset()
-    ref_score, ref_per = pycoco(Rouge(), preds, refs)
-    score, per = rouge_l(preds, refs)
-    close(score, ref_score)
-    close([per[k] for k in preds], ref_per)
-
-
-def test_cider_matches_pycocoevalcap():
-    preds, refs = token_dataset()
-    ref_score, ref_per = pycoco(Cider(), preds, refs)
-    score, per = cider_d(preds, refs)
+    ref_score, ref_per = pycoco(scorer(), preds, refs)
+    score, per = ours(preds, refs)
     close(score, ref_score)
     close([per[k] for k in preds], ref_per)
 
@@ -390,7 +383,7 @@ def test_meteor_matches_pycocoevalcap(no_meteor_process):
     jvm = meteor._PROCESS
     again = caption_scores(preds, refs, metrics=("meteor",))
     assert again["corpus"]["METEOR"] == out["corpus"]["METEOR"]
-    assert time.monotonic() - start < 5
+    assert jvm is not None and meteor._PROCESS is jvm
 
 
 def test_spice_failure_is_one_line_and_other_metrics_still_run(tmp_path, monkeypatch):
