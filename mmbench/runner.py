@@ -29,7 +29,6 @@ from mmbench.results import (
     ModelInfo,
     Result,
     RunConfig,
-    TaskInfo,
     check_result_path,
     check_writable,
     result_stem,
@@ -169,16 +168,7 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
     total = time.perf_counter() - started
     result = Result(
         mmbench_version=mmbench.__version__,
-        task=TaskInfo(
-            name=spec.name,
-            version=spec.version,
-            spec_hash=spec.spec_hash(),
-            data_fingerprint=table.fingerprint,
-            n=output.n,
-            limit=limit,
-            type=spec.type,
-            headline=spec.headline,
-        ),
+        task=output.task_info(spec, table.fingerprint, limit),
         model=ModelInfo(
             uri=request.model, fingerprint=model.fingerprint(), details=model.describe()
         ),
@@ -212,11 +202,7 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
             **_peak_memory(model.device),
             **({"server": model.call_totals()} if model.call_totals() else {}),
         },
-        failures={
-            "count": len(output.failures),
-            "examples": [f"{k}: {v}" for k, v in list(output.failures.items())[:20]],
-            "metric_errors": output.metric_errors,
-        },
+        failures=output.failure_record(),
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         git_commit=_git_commit(),
         environment=environment_record(distributed.world_size),

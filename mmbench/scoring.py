@@ -27,7 +27,7 @@ from mmbench.engine import CapabilityOutputs, EngineStats
 from mmbench.environment import environment_record
 from mmbench.errors import MMBenchError
 from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, ModelAdapter
-from mmbench.results import ModelInfo, Result, RunConfig, TaskInfo, write_result
+from mmbench.results import ModelInfo, Result, RunConfig, write_result
 from mmbench.tasks import get_task_type, load_task
 from mmbench.tasks.base import TaskContext
 
@@ -181,16 +181,7 @@ def score(request: ScoreRequest) -> ScoreOutcome:
         )
     result = Result(
         mmbench_version=mmbench.__version__,
-        task=TaskInfo(
-            name=spec.name,
-            version=spec.version,
-            spec_hash=spec.spec_hash(),
-            data_fingerprint=table.fingerprint,
-            n=output.n,
-            limit=None,
-            type=spec.type,
-            headline=spec.headline,
-        ),
+        task=output.task_info(spec, table.fingerprint, None),
         model=ModelInfo(uri=name, fingerprint=model.fingerprint(), details=model.describe()),
         config=RunConfig(
             device="none",
@@ -204,11 +195,7 @@ def score(request: ScoreRequest) -> ScoreOutcome:
         ci=output.ci,
         breakdown=output.breakdown,
         timing={"total_s": round(time.perf_counter() - started, 3), "items": len(engine.asked)},
-        failures={
-            "count": len(output.failures),
-            "examples": [f"{k}: {v}" for k, v in list(output.failures.items())[:20]],
-            "metric_errors": output.metric_errors,
-        },
+        failures=output.failure_record(),
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         environment=environment_record(1),
     )

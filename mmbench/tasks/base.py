@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.results import TaskInfo
 
 if TYPE_CHECKING:
     from mmbench.data.sources import Table
@@ -46,6 +47,28 @@ class TaskOutput:
     metric_errors: dict[str, str] = field(default_factory=dict)
     #: per-category metrics, `{category: {metric: value, "n": count}}` (Result.breakdown)
     breakdown: dict[str, dict[str, float]] | None = None
+
+    def task_info(self, spec: TaskSpec, data_fingerprint: str, limit: int | None) -> TaskInfo:
+        """The result's `task` record of this output."""
+        return TaskInfo(
+            name=spec.name,
+            version=spec.version,
+            spec_hash=spec.spec_hash(),
+            data_fingerprint=data_fingerprint,
+            n=self.n,
+            limit=limit,
+            type=spec.type,
+            headline=spec.headline,
+        )
+
+    def failure_record(self) -> dict[str, Any]:
+        """The result's `failures` record: count, the first 20 rows with their errors, and the
+        metrics that could not be computed."""
+        return {
+            "count": len(self.failures),
+            "examples": [f"{k}: {v}" for k, v in list(self.failures.items())[:20]],
+            "metric_errors": self.metric_errors,
+        }
 
 
 class TaskType(ABC):
