@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from mmbench.cost import COST_COLUMNS
+
 #: Provenance columns, in the order the CSV writes them after the metrics.
 TRAILING_COLUMNS = (
     "n",
@@ -14,14 +16,7 @@ TRAILING_COLUMNS = (
     "config",
     "dtype",
     "seed",
-    # what the run cost (`mmbench.cost.COST_COLUMNS`)
-    "items_per_s",
-    "wall_s",
-    "peak_gpu_memory_mb",
-    "tokens_per_s",
-    "requests",
-    "tokens",
-    "hardware",
+    *COST_COLUMNS,  # what the run cost
     "task",
     "task_version",
     "data_fingerprint",
