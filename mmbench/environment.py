@@ -91,14 +91,23 @@ def nvidia_driver() -> str | None:
             return match.group(1)
     except OSError:
         pass
+    return command_line(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
+
+
+def git_commit() -> str | None:
+    """The commit of the mmbench checkout that runs, when it runs from a git checkout."""
+    import mmbench
+
+    root = Path(mmbench.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    return command_line(["git", "-C", str(root), "rev-parse", "HEAD"])
+
+
+def command_line(args: list[str], timeout: float = 10) -> str | None:
+    """The first line a command prints, or None when it is missing, fails or hangs."""
     try:
-        done = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     lines = done.stdout.strip().splitlines()

@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import math
 import os
-import subprocess
 import time
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 
 import mmbench
 from mmbench.engine import Distributed, Engine, EngineConfig, resolve_num_workers
-from mmbench.environment import environment_record
+from mmbench.environment import environment_record, git_commit
 from mmbench.errors import MMBenchError
 from mmbench.models import load_model
 from mmbench.models.args import redact_args
@@ -204,7 +203,7 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
         },
         failures=output.failure_record(),
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        git_commit=_git_commit(),
+        git_commit=git_commit(),
         environment=environment_record(distributed.world_size),
     )
     path = None
@@ -293,21 +292,3 @@ def _rank_device(requested: str) -> str:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     torch.cuda.set_device(local)
     return f"cuda:{local}"
-
-
-def _git_commit() -> str | None:
-    """The commit of the mmbench checkout that produced the result, when it is one."""
-    root = Path(mmbench.__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        return None
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None

@@ -24,7 +24,7 @@ from typing import Any
 
 import mmbench
 from mmbench.engine import CapabilityOutputs, EngineStats
-from mmbench.environment import environment_record
+from mmbench.environment import environment_record, git_commit
 from mmbench.errors import MMBenchError
 from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, ModelAdapter
 from mmbench.results import ModelInfo, Result, RunConfig, write_result
@@ -197,6 +197,7 @@ def score(request: ScoreRequest) -> ScoreOutcome:
         timing={"total_s": round(time.perf_counter() - started, 3), "items": len(engine.asked)},
         failures=output.failure_record(),
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        git_commit=git_commit(),
         environment=environment_record(1),
     )
     path = write_result(result, output.samples, request.output_dir)
