@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers.hardening import expected_stem
-from test_invariance import run_task
+from helpers.runs import run_task
 
 TASK = "mini-video-retrieval"
 MODEL = "builtin:effnet-minilm"
@@ -102,6 +102,15 @@ def assert_matches_single(output_dir: Path, single: dict) -> None:
     assert [json.loads(x) for x in samples] == single["samples"]
 
 
+def accelerate_launch(tmp_path: Path, *mode: str) -> subprocess.CompletedProcess:
+    """`accelerate launch MODE... --num_processes 2` of the mmbench run, results in tmp_path/out."""
+    command = [str(ACCELERATE), "launch", *mode, "--num_processes", "2", *FIXED_FLAGS]
+    command += ["--main_process_port", str(free_port()), *mmbench_args(tmp_path / "out")]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=launch_env(tmp_path), timeout=300, check=False
+    )
+
+
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return run_task(tmp_path_factory.mktemp("single"), TASK, MODEL, batch_size=3)
@@ -109,20 +118,7 @@ def single(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.mark.slow
 def test_accelerate_multi_process_launch_matches_one_process(tmp_path: Path, single: dict) -> None:
-    command = [
-        str(ACCELERATE),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        *FIXED_FLAGS,
-        "--main_process_port",
-        str(free_port()),
-        *mmbench_args(tmp_path / "out"),
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=launch_env(tmp_path), timeout=300, check=False
-    )
+    done = accelerate_launch(tmp_path, "--multi_gpu")
     assert done.returncode == 0, failure(done)
     assert_matches_single(tmp_path / "out", single)
 
@@ -135,22 +131,7 @@ def test_accelerate_multi_process_launch_matches_one_process(tmp_path: Path, sin
 def test_accelerate_cpu_launch_matches_one_process(tmp_path: Path, single: dict) -> None:
     hostfile = tmp_path / "hostfile"
     hostfile.write_text("localhost\n")
-    command = [
-        str(ACCELERATE),
-        "launch",
-        "--cpu",
-        "--num_processes",
-        "2",
-        *FIXED_FLAGS,
-        "--mpirun_hostfile",
-        str(hostfile),
-        "--main_process_port",
-        str(free_port()),
-        *mmbench_args(tmp_path / "out"),
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=launch_env(tmp_path), timeout=300, check=False
-    )
+    done = accelerate_launch(tmp_path, "--cpu", "--mpirun_hostfile", str(hostfile))
     assert done.returncode == 0, failure(done)
     assert_matches_single(tmp_path / "out", single)
 

@@ -32,30 +32,24 @@ from mmbench.models.builtin import (
 )
 
 torch = pytest.importorskip("torch")
-skdata = pytest.importorskip("skimage.data")
+pytest.importorskip("skimage.data")
 Image = pytest.importorskip("PIL.Image")
+
+from helpers.media import photo  # noqa: E402
 
 DOMESTIC_CATS = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian Mau
 COFFEE = {504, 967, 968}  # coffee mug, espresso, tea cup
 ROCKETS = {657, 744, 812}  # missile, projectile (missile), space shuttle
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared, oversubscribed CI box OpenMP's spinning threads made this
-    file 4x slower (65 s vs 17 s on 2 cores); every comparison here runs under the same setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def photo(name: str):
-    return Image.fromarray(getattr(skdata, name)()).convert("RGB")
+# One intra-op thread: on a shared, oversubscribed CI box OpenMP's spinning threads made this
+# file 4x slower (65 s vs 17 s on 2 cores); every comparison here runs under the same setting.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def photos():
+    """Photos by name (the shared `photos` fixture's, without camera, and a horse)."""
     return {name: photo(name) for name in ("chelsea", "coffee", "astronaut", "rocket", "horse")}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import CountingAdapter, write_jsonl
+from helpers.adapters import CountingAdapter
+from helpers.files import write_jsonl
 
 from mmbench.data.sources import open_source
 from mmbench.engine import Engine, EngineConfig

@@ -159,7 +159,7 @@ def test_missing_capability_is_reported_before_any_work(tmp_path: Path, cache: P
 
 
 def test_corrupt_media_fails_or_is_skipped(tmp_path: Path, cache: Path) -> None:
-    from conftest import write_jsonl, write_photos
+    from helpers.files import write_jsonl, write_photos
 
     photos = write_photos(tmp_path / "img")
     (tmp_path / "img" / "bad.png").write_bytes(b"broken")

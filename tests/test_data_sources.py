@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl, write_photos
+from helpers.files import write_jsonl, write_photos
 
 from mmbench.data.media import MediaRef, load_image, media_ref, resolve_package_path
 from mmbench.data.sources import SourceSpec, open_source

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_photos
+from helpers.files import write_photos
 
 from mmbench.cache import OutputCache, cache_key
 from mmbench.data.items import ImageItem, TextItem

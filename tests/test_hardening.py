@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl
+from helpers.files import write_jsonl
 from helpers.hardening import expected_stem, photo_rows, retrieval_yaml
 
 from mmbench.cli import main

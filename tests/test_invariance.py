@@ -1,4 +1,10 @@
-"""Numbers must not move with batch size, world size, or a crash and resume."""
+"""Numbers must not move with batch size, world size, or a crash and resume.
+
+The batch-size tests share one loaded effnet-minilm (loading it costs more than a run) and run
+on one torch thread. They evaluate the first photos of the mini benchmark: 12 with their 60
+captions for retrieval, 8 for captioning, so that batches of 7 split every kind of item and 64
+takes them all at once.
+"""
 
 from __future__ import annotations
 
@@ -12,58 +18,56 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl
+from helpers.files import write_jsonl
 from helpers.hardening import expected_stem
+from helpers.runs import run_task
 
-from mmbench.runner import RunRequest, run
+from mmbench.suite import ModelPool
 
 VIDEO_TASK, EFFNET, SLOW = "mini-video-retrieval", "builtin:effnet-minilm", "py:slow_adapter:make"
 RESUMED = expected_stem("resume-task", SLOW)
 
 ROOT = Path(__file__).resolve().parent.parent
+BATCH_SIZES = (1, 7, 64)
 
 
-def run_task(tmp_path: Path, task: str, model: str, **kwargs) -> dict:
-    request = RunRequest(
-        model=model, task=task, output_dir=tmp_path, use_cache=False, progress=False, **kwargs
-    )
-    outcome = run(request)
-    stem = outcome.path.name[: -len(".json")]
-    lines = (outcome.path.parent / f"{stem}.samples.jsonl").read_text().splitlines()
-    return {"metrics": outcome.result.metrics, "samples": [json.loads(x) for x in lines]}
+@pytest.fixture(scope="module")
+def effnet(one_thread) -> ModelPool:
+    """One effnet-minilm for every batch-size run of this module."""
+    return ModelPool()
+
+
+def runs_by_batch_size(tmp_path: Path, task: str, models: ModelPool, rows: int) -> list[dict]:
+    """`task` on its first `rows` rows with effnet-minilm, once per batch size in BATCH_SIZES."""
+    return [
+        run_task(tmp_path / str(b), task, EFFNET, models, batch_size=b, limit=rows)
+        for b in BATCH_SIZES
+    ]
 
 
 @pytest.mark.slow
-def test_retrieval_ranks_are_identical_across_batch_sizes(tmp_path: Path) -> None:
-    runs = [
-        run_task(tmp_path / str(b), "mini-retrieval", "builtin:effnet-minilm", batch_size=b)
-        for b in (1, 7, 64)
-    ]
-    assert runs[0]["metrics"]["RSUM"] > 300  # well above chance (RSUM ~ 130 for random)
+def test_retrieval_ranks_are_identical_across_batch_sizes(tmp_path: Path, effnet) -> None:
+    runs = runs_by_batch_size(tmp_path, "mini-retrieval", effnet, rows=12)
+    # well above chance (RSUM ~ 239 for random ranks of 12 photos and 60 captions)
+    assert runs[0]["metrics"]["RSUM"] > 300
     for other in runs[1:]:
         assert other["metrics"] == runs[0]["metrics"]
         assert other["samples"] == runs[0]["samples"]
 
 
 @pytest.mark.slow
-def test_generated_captions_are_identical_across_batch_sizes(tmp_path: Path) -> None:
-    first = run_task(
-        tmp_path / "1", "mini-captioning", "builtin:effnet-minilm", batch_size=1, limit=8
-    )
-    second = run_task(
-        tmp_path / "7", "mini-captioning", "builtin:effnet-minilm", batch_size=7, limit=8
-    )
-    assert [s["prediction"] for s in first["samples"]] == [
-        s["prediction"] for s in second["samples"]
-    ]
-    assert first["metrics"] == second["metrics"]
+def test_generated_captions_are_identical_across_batch_sizes(tmp_path: Path, effnet) -> None:
+    first, *others = runs_by_batch_size(tmp_path, "mini-captioning", effnet, rows=8)
+    for other in others:
+        assert [s["prediction"] for s in first["samples"]] == [
+            s["prediction"] for s in other["samples"]
+        ]
+        assert first["metrics"] == other["metrics"]
 
 
 @pytest.mark.slow
-def test_world_size_two_matches_one(tmp_path: Path) -> None:
-    single = run_task(
-        tmp_path / "single", "mini-video-retrieval", "builtin:effnet-minilm", batch_size=3
-    )
+def test_world_size_two_matches_one(tmp_path: Path, effnet) -> None:
+    single = run_task(tmp_path / "single", VIDEO_TASK, EFFNET, effnet, batch_size=3)
     env = {**os.environ, "MMBENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     torchrun = Path(sys.executable).with_name("torchrun")
     done = subprocess.run(
@@ -147,21 +151,9 @@ def test_killed_run_resumes_and_matches_a_fresh_run(tmp_path: Path) -> None:
     )
     (tmp_path / "slow_adapter.py").write_text(SLOW_ADAPTER)
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "MMBENCH_CACHE": str(tmp_path / "cache")}
-    command = [
-        sys.executable,
-        "-m",
-        "mmbench",
-        "run",
-        "--model",
-        "py:slow_adapter:make",
-        "--task",
-        str(tmp_path / "resume-task.yaml"),
-        "--batch-size",
-        "2",
-        "--quiet",
-        "--output-dir",
-        str(tmp_path / "out"),
-    ]
+    command = [sys.executable, "-m", "mmbench", "run", "--model", SLOW, "--quiet"]
+    command += ["--task", str(tmp_path / "resume-task.yaml"), "--batch-size", "2"]
+    command += ["--output-dir", str(tmp_path / "out")]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     database = tmp_path / "cache" / "outputs.sqlite"
     deadline = time.time() + 120

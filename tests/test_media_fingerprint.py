@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from conftest import write_jsonl
+from helpers.files import write_jsonl
 from helpers.hardening import photo_rows
 
 from mmbench.cache import OutputCache
