@@ -18,7 +18,7 @@ SQLite lookups, the rest of the task = metrics / dataset reading, result writing
 bare import cost of a subprocess (`python -c "import torch"` etc.).
 
 Tasks: `builtin:effnet-minilm` on the bundled `mini-retrieval` and `mini-classification`, and
-(`--clip`) the ViT-B/32-sized random CLIP `hf:` model of throughput.py on its local retrieval task
+(`--clip`) the ViT-B/32-sized random CLIP `hf:` model of fixtures.py on its local retrieval task
 of `--clip-images` photos x 5 captions (a computing run takes ~25 s on 2 idle CPU cores).
 
     python benchmarks/cache_speedup.py [--repeats 3] [--clip] [--clip-images 128]
@@ -27,9 +27,7 @@ of `--clip-images` photos x 5 captions (a computing run takes ~25 s on 2 idle CP
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,13 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import (
-    build_clip_b32,
-    phase_timers,
-    run_in_process,
-    table,
-    write_retrieval_task,
-)
+from fixtures import build_clip_b32, write_retrieval_task
+from timing import med, phase_timers, run_cli, run_in_process, table
 
 
 def forget_weight_hashes() -> None:
@@ -92,43 +85,15 @@ def in_process_pair(model: str, task: str, work: Path, batch: int) -> dict[str, 
 def subprocess_pair(model: str, task: str, work: Path, batch: int) -> dict[str, Any]:
     cache = Path(tempfile.mkdtemp(dir=work, prefix="cache-"))
     env = {**os.environ, "MMBENCH_CACHE": str(cache)}
-    command = [
-        str(Path(sys.executable).with_name("mmbench")),
-        "run",
-        "--model",
-        model,
-        "--task",
-        task,
-        "--output-dir",
-        str(work / "cli"),
-        "--batch-size",
-        str(batch),
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
-    out = {}
-    for name in ("first", "second"):
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        if done.returncode != 0:
-            raise RuntimeError(f"mmbench run failed ({done.returncode}): {done.stderr[-2000:]}")
-        (path,) = list((work / "cli").glob("*.json"))
-        timing = json.loads(path.read_text())["timing"]
-        path.unlink()
-        out[name] = {"wall_s": wall, **timing}
-    return out
+    return {
+        name: run_cli(model, task, work / "cli", 0, batch, env=env) for name in ("first", "second")
+    }
 
 
 def import_cost(code: str) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return time.perf_counter() - start
-
-
-def med(values) -> float:
-    return statistics.median(list(values))
 
 
 def measure(label: str, model: str, task: str, work: Path, repeats: int, batch: int) -> dict:

@@ -305,8 +305,10 @@ def tokenizer_check(captions_path: Path | str | None = None, n: int = 5000) -> t
 
 
 def _format(table: list[dict]) -> str:
+    from mmbench.table import format_rows
+
     header = ["metric", "N", "mmbench s", "reference s", "ratio", "max|diff| corpus", "per id"]
-    lines = [header]
+    lines = []
     for row in table:
         lines.append(
             [
@@ -319,14 +321,7 @@ def _format(table: list[dict]) -> str:
                 "" if "diff_per_id" not in row else f"{row['diff_per_id']:.2g}",
             ]
         )
-    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in lines
-    )
+    return format_rows(header, lines)
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import caption_metrics
 import retrieval_metrics
 
+from mmbench.table import format_rows
+
 
 def unified_rows(n: int, captions: Path | None, repeats: int) -> list[dict[str, Any]]:
     """Both scripts' rows under one schema."""
@@ -53,23 +55,24 @@ def format_table(table: list[dict[str, Any]]) -> str:
             else format(value, fmt)
         )
 
-    head = (
-        f"{'metric':44s} {'N':>17s} {'mmbench s':>10s} {'ref s':>9s} {'ratio':>8s}"
-        f" {'max|diff|':>10s}"
-    )
-    lines = [head, "-" * len(head)]
+    lines = []
     for row in table:
         reference = row["reference_s"]
         valid = reference is not None and not math.isnan(reference) and row["mmbench_s"]
         ratio = f"{reference / row['mmbench_s']:.1f}x" if valid else "-"
         lines.append(
-            f"{row['metric'][:44]:44s} {row['N']:>17s} {number(row['mmbench_s'], '.3f'):>10s}"
-            f" {number(reference, '.3f'):>9s} {ratio:>8s} {number(row['max_abs_diff'], '.2g'):>10s}"
+            (
+                row["metric"][:44],
+                row["N"],
+                number(row["mmbench_s"], ".3f"),
+                number(reference, ".3f"),
+                ratio,
+                number(row["max_abs_diff"], ".2g"),
+            )
         )
-    lines.append(
-        "ratio = reference seconds / mmbench seconds (for recall vs matmul, < 1 is expected)"
-    )
-    return "\n".join(lines)
+    header = ("metric", "N", "mmbench s", "ref s", "ratio", "max|diff|")
+    note = "ratio = reference seconds / mmbench seconds (for recall vs matmul, < 1 is expected)"
+    return format_rows(header, lines) + "\n" + note
 
 
 def main() -> None:

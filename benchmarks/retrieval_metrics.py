@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from mmbench.metrics.retrieval import retrieval_recall
+from mmbench.table import format_rows
 
 
 def make_embeddings(
@@ -169,23 +170,25 @@ def format_table(table: list[dict[str, Any]]) -> str:
     def cell(value: Any, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)
 
-    head = (
-        f"{'metric':62s} {'N':>17s} {'mmbench s':>10s} {'ref s':>9s} {'ratio':>7s} "
-        f"{'max|diff|':>10s}"
-    )
-    lines = [head, "-" * len(head)]
+    lines, notes = [], []
     for row in table:
         lines.append(
-            f"{row['metric']:62s} {row['N']:>17s} {cell(row['mmbench_s'], '.3f'):>10s} "
-            f"{cell(row['reference_s'], '.3f'):>9s} {cell(row['ratio'], '.3f'):>7s} "
-            f"{cell(row['max_abs_diff'], '.2g'):>10s}"
+            (
+                row["metric"],
+                row["N"],
+                cell(row["mmbench_s"], ".3f"),
+                cell(row["reference_s"], ".3f"),
+                cell(row["ratio"], ".3f"),
+                cell(row["max_abs_diff"], ".2g"),
+            )
         )
         if "reference_value" in row:
-            lines.append(
-                f"{'':4s}values: mmbench {row['mmbench_value']:.3f} (any positive in top 1), "
+            notes.append(
+                f"{row['metric']}: mmbench {row['mmbench_value']:.3f} (any positive in top 1), "
                 f"torchmetrics {row['reference_value']:.3f} (share of the 5 positives in top 1)"
             )
-    return "\n".join(lines)
+    header = ("metric", "N", "mmbench s", "ref s", "ratio", "max|diff|")
+    return "\n".join([format_rows(header, lines), *notes])
 
 
 def main(argv: list[str] | None = None) -> None:
