@@ -8,9 +8,9 @@ import multiprocessing
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers.result_files import result_data
 
 from mmbench import leaderboard
 from mmbench.errors import MMBenchError
@@ -37,36 +37,23 @@ def write_result(
     n: int = 100,
 ) -> Path:
     """Write a result JSON with the documented schema (mmbench/results.py) and return its path."""
-    task_info: dict[str, Any] = {
-        "name": task,
-        "version": version,
-        "spec_hash": "spec123",
-        "data_fingerprint": data_fingerprint,
-        "n": n,
-        "limit": limit,
-    }
-    if headline is not None:
-        task_info["headline"] = headline
-    if task_type is not None:
-        task_info["type"] = task_type
-    data = {
-        "mmbench_version": "0.1.0",
-        "task": task_info,
-        "model": {"uri": model, "fingerprint": f"fp-{model}"},
-        "config": {
-            "device": "cpu",
-            "dtype": dtype,
-            "batch_size": 8,
-            "world_size": 1,
-            "seed": seed,
-        },
-        "metrics": metrics if metrics is not None else {"t2i_R@5": 0.5, "i2t_R@5": 0.6},
-        "ci": ci or {},
-        "timing": {"total_s": 1.0, "model_s": 0.5, "items_per_s": 200.0},
-        "failures": {"count": 0, "examples": []},
-        "created_at": created_at,
-        "git_commit": None,
-    }
+    data = result_data(
+        metrics if metrics is not None else {"t2i_R@5": 0.5, "i2t_R@5": 0.6},
+        ci=ci,
+        model=model,
+        task=task,
+        version=version,
+        data_fingerprint=data_fingerprint,
+        created_at=created_at,
+        n=n,
+        limit=limit,
+        dtype=dtype,
+        seed=seed,
+        spec_hash="spec123",
+        headline=headline,
+        task_type=task_type,
+    )
+    data["timing"]["items_per_s"] = 200.0
     stem = name or f"{task}__{model.replace(':', '_').replace('/', '_')}"
     path = directory / f"{stem}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
