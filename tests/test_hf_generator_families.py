@@ -27,6 +27,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from helpers.hf_generators import (  # noqa: E402
+    IDEFICS3_TEMPLATE,
     WIDE_INIT,
     assert_describes,
     assert_image_matters,
@@ -44,7 +45,7 @@ from helpers.hf_generators import (  # noqa: E402
 )
 from helpers.hf_models import run, save, tiny_text, tiny_vision, word_tokenizer  # noqa: E402
 
-# The chat templates Qwen2-VL-Instruct and Idefics3-8B-Llama3 ship with.
+# The chat template Qwen2-VL-Instruct ships with.
 QWEN2_VL_TEMPLATE = (
     "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
     "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
@@ -59,13 +60,6 @@ QWEN2_VL_TEMPLATE = (
     "Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
     "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-IDEFICS3_TEMPLATE = (
-    "<|begin_of_text|>{% for message in messages %}{{message['role'].capitalize()}}"
-    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
-    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
-    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
-    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
 )
 
 

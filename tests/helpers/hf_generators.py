@@ -23,6 +23,15 @@ OPTIONS = ModelOptions(device="cpu", generation={"max_new_tokens": MAX_NEW})
 WIDE_INIT = 0.5  # see the module docstring
 PROMPTS = ["what is this", "", "describe this image"]
 
+# the chat template Idefics3-8B-Llama3 ships with
+IDEFICS3_TEMPLATE = (
+    "<|begin_of_text|>{% for message in messages %}{{message['role'].capitalize()}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
 
 def has_torchvision() -> bool:
     """Whether torchvision imports (a wheel built for another torch fails to)."""

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# the chat template Idefics3-8B-Llama3 ships with
-IDEFICS3_TEMPLATE = (
-    "<|begin_of_text|>{% for message in messages %}{{message['role'].capitalize()}}"
-    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
-    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
-    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
-    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
-)
+from helpers.hf_generators import IDEFICS3_TEMPLATE
+
 WORD_TEXT = (
     "A B C D a the is what which how many animal cat dog bird fish answer option letter with"
     " from given choices directly question image photo yes no"
