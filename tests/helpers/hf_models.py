@@ -66,12 +66,14 @@ def word_tokenizer(specials, template=None, words=WORDS, punctuation: str = "?.,
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
 
-def llama_tokenizer(extra: list[str]):
+def llama_tokenizer(extra: list[str], **vocabulary):
     """A word-level tokenizer with Llama's specials (every text starts with <s>), `<image>` as its
-    image token, and the `extra` tokens (which must include `<image>`)."""
+    image token, and the `extra` tokens (which must include `<image>`); `vocabulary` may give
+    `word_tokenizer` other `words` and `punctuation`."""
     return word_tokenizer(
         ["<pad>", "[UNK]", "<s>", "</s>", *extra],
         ("<s> $A", ["<s>"]),
+        **vocabulary,
         pad_token="<pad>",
         unk_token="[UNK]",
         bos_token="<s>",
@@ -174,11 +176,13 @@ def build_blip(path: Path) -> Path:
     return save(BlipForConditionalGeneration, config, processor, path, seed=2)
 
 
-def build_llava(path: Path) -> Path:
+def build_llava(path: Path, seed: int = 3, layers: int = 2, **vocabulary) -> Path:
+    """LLaVA (CLIP vision tower + Llama) with `layers` layers per tower and a chat template;
+    `vocabulary` goes to `word_tokenizer` (`words`, `punctuation`)."""
     from transformers import LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-    tokenizer = llama_tokenizer(["<image>", "USER", "ASSISTANT", ":"])
+    tokenizer = llama_tokenizer(["<image>", "USER", "ASSISTANT", ":"], **vocabulary)
     processor = LlavaProcessor(
         image_processor=CLIPImageProcessorPil(**CLIP_PIXELS),
         tokenizer=tokenizer,
@@ -187,15 +191,15 @@ def build_llava(path: Path) -> Path:
         **LLAVA_PROCESSOR,
     )
     text = tiny_text(len(tokenizer), 256, model_type="llama", num_key_value_heads=2)
-    text.update(pad_token_id=0, bos_token_id=2, eos_token_id=3)
+    text.update(pad_token_id=0, bos_token_id=2, eos_token_id=3, num_hidden_layers=layers)
     config = LlavaConfig(
-        vision_config=tiny_vision(model_type="clip_vision_model"),
+        vision_config=tiny_vision(model_type="clip_vision_model", num_hidden_layers=layers),
         text_config=text,
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         pad_token_id=0,
         **LLAVA_FEATURES,
     )
-    return save(LlavaForConditionalGeneration, config, processor, path, seed=3)
+    return save(LlavaForConditionalGeneration, config, processor, path, seed)
 
 
 def reference(path, kind: str):

@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from helpers.hf_models import build_llava
+
 MAX_WAIT_S = 10.0  # the longest any handler ever blocks (hangs, concurrency holds)
 
 
@@ -308,87 +310,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def build_tiny_llava(path: Path) -> Path:
-    """A tiny random LLaVA (chat template, one <image> token per image) saved offline."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import (
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        PreTrainedTokenizerFast,
-    )
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
+    """A tiny random LLaVA (chat template, one <image> token per image) saved offline: one layer
+    per tower and a vocabulary of caption words."""
     words = "a the photo of cat dog man coffee cup rocket sky red is on in with image caption"
-    vocab: dict[str, int] = {}
-    for token in ["<pad>", "[UNK]", "<s>", "</s>", "<image>", "USER", "ASSISTANT", ":"]:
-        vocab.setdefault(token, len(vocab))
-    for token in [*words.split(), *"?.,!"]:
-        vocab.setdefault(token, len(vocab))
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
-    core.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", vocab["<s>"])]
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<pad>",
-        unk_token="[UNK]",
-        bos_token="<s>",
-        eos_token="</s>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
-    template = (
-        "{% for message in messages %}{{ message['role'].upper() }}: "
-        "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image> "
-        "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}"
-        " </s> {% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-    )
-    processor = LlavaProcessor(
-        image_processor=CLIPImageProcessorPil(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-        ),
-        tokenizer=tokenizer,
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        image_token="<image>",
-        chat_template=template,
-    )
-    config = LlavaConfig(
-        vision_config=dict(
-            model_type="clip_vision_model",
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            image_size=32,
-            patch_size=8,
-        ),
-        text_config=dict(
-            model_type="llama",
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            pad_token_id=0,
-            bos_token_id=2,
-            eos_token_id=3,
-        ),
-        image_token_index=vocab["<image>"],
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
-        pad_token_id=0,
-    )
-    torch.manual_seed(7)
-    LlavaForConditionalGeneration(config).eval().save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return build_llava(path, seed=7, layers=1, words=words.split(), punctuation="?.,!")
 
 
 def write_caption_task(folder: Path, n: int, size: int = 12, metrics: str = "[Bleu_1]") -> Path:
