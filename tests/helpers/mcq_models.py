@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.hf_generators import IDEFICS3_TEMPLATE
+from helpers.hf_generators import IDEFICS3_TEMPLATE, WIDE_INIT, tiny_llm
+from helpers.hf_models import save, tiny_vision, word_tokenizer
 
 WORD_TEXT = (
     "A B C D a the is what which how many animal cat dog bird fish answer option letter with"
@@ -18,23 +19,12 @@ WORD_TEXT = (
 
 
 def _tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
     specials = ["<pad>", "[UNK]", "<|begin_of_text|>", "<end_of_utterance>", "User", "Assistant"]
-    vocab: dict[str, int] = {}
-    for token in [*specials, *WORD_TEXT.split(), *"?.,!:'()<>"]:
-        vocab.setdefault(token, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
-    tok.post_processor = processors.TemplateProcessing(
-        single="<|begin_of_text|> $A",
-        special_tokens=[("<|begin_of_text|>", vocab["<|begin_of_text|>"])],
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+    tokenizer = word_tokenizer(
+        specials,
+        ("<|begin_of_text|> $A", ["<|begin_of_text|>"]),
+        words=WORD_TEXT.split(),
+        punctuation="?.,!:'()<>",
         pad_token="<pad>",
         unk_token="[UNK]",
         bos_token="<|begin_of_text|>",
@@ -47,7 +37,6 @@ def _tokenizer():
 
 def build_idefics3(path: Path) -> Path:
     """Idefics3 with a Llama text model; images resized to at most 32 pixels (one tile)."""
-    import torch
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
     from transformers.models.idefics3.image_processing_pil_idefics3 import (
         Idefics3ImageProcessorPil,
@@ -62,25 +51,13 @@ def build_idefics3(path: Path) -> Path:
         image_seq_len=4,
         chat_template=IDEFICS3_TEMPLATE,
     )
-    tiny = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
     config = Idefics3Config(
-        vision_config={**tiny, "image_size": 32, "patch_size": 8, "initializer_range": 0.5},
-        text_config=dict(
-            model_type="llama",
-            vocab_size=len(tokenizer),
-            num_key_value_heads=2,
-            max_position_embeddings=2048,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            initializer_range=0.5,
-            **tiny,
+        vision_config=tiny_vision(initializer_range=WIDE_INIT),
+        text_config=tiny_llm(
+            tokenizer, "llama", max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id
         ),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         scale_factor=2,
         pad_token_id=tokenizer.pad_token_id,
     )
-    torch.manual_seed(12)
-    Idefics3ForConditionalGeneration(config).eval().save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    return save(Idefics3ForConditionalGeneration, config, processor, path, seed=12)
