@@ -8,6 +8,7 @@ import multiprocessing
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.result_files import result_data
@@ -24,35 +25,18 @@ def write_result(
     model: str,
     task: str = "coco-retrieval",
     metrics: dict[str, float] | None = None,
-    ci: dict[str, list[float]] | None = None,
-    version: int = 1,
-    data_fingerprint: str = "sha256:aaaaaaaabbbbbbbb",
-    created_at: str = "2024-05-01T12:00:00+00:00",
-    headline: str | None = None,
-    task_type: str | None = None,
     name: str | None = None,
-    limit: int | None = None,
-    dtype: str = "float32",
-    seed: int = 0,
-    n: int = 100,
+    **fields: Any,
 ) -> Path:
-    """Write a result JSON with the documented schema (mmbench/results.py) and return its path."""
-    data = result_data(
-        metrics if metrics is not None else {"t2i_R@5": 0.5, "i2t_R@5": 0.6},
-        ci=ci,
-        model=model,
-        task=task,
-        version=version,
-        data_fingerprint=data_fingerprint,
-        created_at=created_at,
-        n=n,
-        limit=limit,
-        dtype=dtype,
-        seed=seed,
-        spec_hash="spec123",
-        headline=headline,
-        task_type=task_type,
-    )
+    """Write a result JSON with the documented schema (mmbench/results.py) and return its path;
+    `fields` are `helpers.result_files.result_data`'s (ci, version, n, headline, task_type, ...)."""
+    fields = {
+        "data_fingerprint": "sha256:aaaaaaaabbbbbbbb",
+        "n": 100,
+        "spec_hash": "spec123",
+    } | fields
+    metrics = metrics if metrics is not None else {"t2i_R@5": 0.5, "i2t_R@5": 0.6}
+    data = result_data(metrics, model=model, task=task, **fields)
     data["timing"]["items_per_s"] = 200.0
     stem = name or f"{task}__{model.replace(':', '_').replace('/', '_')}"
     path = directory / f"{stem}.json"
