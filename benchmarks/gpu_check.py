@@ -6,8 +6,8 @@ Each check is independent; a failing one is recorded with its error and the rest
 
 * `retrieval_scale`: chunked Recall@K on the device, 100k images x 500k texts x 512 (time, peak
   device memory), and the same ranks on the device and on the CPU for a 5k x 25k slice;
-* `clip_run`: `mmbench run` of a random ViT-B/32-sized CLIP (`hf:` dir, built as in
-  throughput.py) on a local task of `--images` photos x 5 captions: float32 items/s against the
+* `clip_run`: `mmbench run` of a random ViT-B/32-sized CLIP (`hf:` dir, built by
+  fixtures.py) on a local task of `--images` photos x 5 captions: float32 items/s against the
   model's forward passes alone on the same pre-collated batches (the throughput target, on the
   device it is meant for); batch sizes 7 and 64 and `--batch-size auto` give bitwise the same
   metrics and per-sample ranks; bfloat16 embeddings against float32 ones (cosine);
@@ -58,7 +58,7 @@ def check_retrieval_scale(device: str, images: int, texts: int) -> dict[str, Any
 
 
 def build_task(work: Path, n_images: int) -> tuple[Path, Path, list[dict]]:
-    from throughput import build_clip_b32, write_retrieval_task
+    from fixtures import build_clip_b32, write_retrieval_task
 
     task, rows = write_retrieval_task(work / "task", n_images)
     texts = [t for r in rows for t in r["captions"]]
@@ -68,7 +68,7 @@ def build_task(work: Path, n_images: int) -> tuple[Path, Path, list[dict]]:
 
 def run_task(model: Path, task: Path, out: Path, device: str, **kw: Any) -> Any:
     """(result, per-sample JSONL text, seconds inside Engine.run) of one in-process run."""
-    from throughput import phase_timers
+    from timing import phase_timers
 
     from mmbench.runner import RunRequest, run
 
@@ -91,7 +91,7 @@ def model_only_items_per_s(adapter: Any, items: dict[str, list], batch: int) -> 
     """The adapter's device calls alone over pre-collated batches (outputs copied to the CPU,
     as the engine does)."""
     import torch
-    from throughput import preprocessed_batches
+    from fixtures import preprocessed_batches
 
     batches = preprocessed_batches(adapter, items, batch)
     total, seconds = 0, 0.0
@@ -107,7 +107,7 @@ def model_only_items_per_s(adapter: Any, items: dict[str, list], batch: int) -> 
 
 def check_clip_run(device: str, work: Path, n_images: int, workers: int) -> dict[str, Any]:
     import torch
-    from throughput import task_items
+    from fixtures import task_items
 
     from mmbench.models import load_model
     from mmbench.models.base import ModelOptions
@@ -162,7 +162,7 @@ def check_data_path_sweep(
 ) -> dict[str, Any]:
     """Per capability: model-only items/s and `Engine.run` items/s for each (workers, batch)."""
     import torch
-    from throughput import preprocessed_batches, task_items
+    from fixtures import preprocessed_batches, task_items
 
     from mmbench.engine import Engine, EngineConfig
     from mmbench.models import load_model
@@ -204,25 +204,9 @@ def check_data_path_sweep(
 def check_cache_cli(device: str, work: Path, task: Path) -> dict[str, Any]:
     """Runs after `clip_run`, on the task and model it built."""
     model = work / "clip"
-    command = [
-        sys.executable,
-        "-m",
-        "mmbench",
-        "run",
-        "--model",
-        f"hf:{model}",
-        "--task",
-        str(task),
-        "--device",
-        device,
-        "--batch-size",
-        "64",
-        "--output-dir",
-        str(work / "cache_runs"),
-        "--cache-dir",
-        str(work / "cache"),
-        "--quiet",
-    ]
+    command = [sys.executable, "-m", "mmbench", "run", "--model", f"hf:{model}", "--quiet"]
+    command += ["--task", str(task), "--device", device, "--batch-size", "64"]
+    command += ["--output-dir", str(work / "cache_runs"), "--cache-dir", str(work / "cache")]
     walls = []
     for _ in range(2):
         start = time.perf_counter()
