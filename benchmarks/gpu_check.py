@@ -13,7 +13,10 @@ Each check is independent; a failing one is recorded with its error and the rest
   metrics and per-sample ranks; bfloat16 embeddings against float32 ones (cosine);
 * `cache_cli`: first and second `mmbench run` of that task as subprocesses (cache speed-up);
 * `data_path_sweep`: per capability, model-only items/s against `Engine.run` items/s for each
-  `--sweep-workers` x `--sweep-batches` (where the data path stops keeping up);
+  `--sweep-workers` x `--sweep-batches` (where the data path stops keeping up); images once per
+  pixel mode (`uint8` across the worker boundary, normalised on the device, and the old `float`),
+  with the data path alone (the engine's DataLoader, no model: the CPU ceiling) and the
+  single-core decode / preprocess ms per image; `data_path.py` measures the same on a CPU;
 * `open_clip`: when `open_clip` imports, `open_clip:ViT-B-32/<random weights>.pt` through mmbench
   equals `model.encode_image` / `encode_text` called directly.
 """
@@ -160,9 +163,11 @@ def check_clip_run(device: str, work: Path, n_images: int, workers: int) -> dict
 def check_data_path_sweep(
     device: str, work: Path, n_images: int, workers: list[int], batches: list[int]
 ) -> dict[str, Any]:
-    """Per capability: model-only items/s and `Engine.run` items/s for each (workers, batch)."""
+    """Per capability and pixel mode: model-only items/s and `Engine.run` items/s for each
+    (workers, batch); for images also the data path alone and its per-image CPU cost."""
     import torch
-    from fixtures import preprocessed_batches, task_items
+    from data_path import loader_items_per_s, per_image_ms
+    from fixtures import task_items
 
     from mmbench.engine import Engine, EngineConfig
     from mmbench.models import load_model
@@ -171,33 +176,59 @@ def check_data_path_sweep(
     if not (work / "clip").exists():
         build_task(work, n_images)
     rows = [json.loads(x) for x in (work / "task" / "data.jsonl").read_text().splitlines()]
-    adapter = load_model(f"hf:{work / 'clip'}", ModelOptions(device=device))
     items = task_items(rows, work / "task")
+    pin = device.startswith("cuda")
     report: dict[str, Any] = {}
+    adapters = {}
+    for mode in ("uint8", "float"):
+        adapter = load_model(f"hf:{work / 'clip'}", ModelOptions(device=device))
+        if mode == "float":
+            adapter.use_float_pixels()
+        report[f"pixel_transfer_{mode}"] = adapter.pixel_transfer
+        adapters[mode] = adapter
+        for step, value in per_image_ms(adapter, items["encode_images"][:256]).items():
+            report[f"encode_images_{mode}_{step}{'' if step == 'bytes' else '_ms'}"] = value
+    # texts have no pixel mode: measured once, with the uint8 adapter
+    work_list = [(mode, "encode_images") for mode in adapters] + [("uint8", "encode_texts")]
+    names = {(m, c): c + (f"_{m}" if c == "encode_images" else "") for m, c in work_list}
+    features = {}
+    for mode, capability in work_list:
+        pre = adapters[mode].preprocessor(capability)
+        features[mode, capability] = (pre, [pre(item.load()[0]) for item in items[capability]])
     for batch in batches:
-        collated = preprocessed_batches(adapter, items, batch)
-        for capability, chunks in collated.items():
+        for (mode, capability), (pre, feats) in features.items():
+            adapter, name = adapters[mode], names[mode, capability]
+            chunks = [pre.collate(feats[i : i + batch]) for i in range(0, len(feats), batch)]
             with torch.inference_mode():
                 getattr(adapter, capability)(chunks[0]).cpu()
                 start = time.perf_counter()
                 count = sum(getattr(adapter, capability)(c).cpu().shape[0] for c in chunks)
-                report[f"{capability}_model_only_b{batch}"] = count / (time.perf_counter() - start)
+                report[f"{name}_model_only_b{batch}"] = count / (time.perf_counter() - start)
+        for mode, capability in work_list:
+            # untimed: the first Engine.run of a process pays one-off set-up costs
+            warm = EngineConfig(batch_size=batch, num_workers=0, progress=False)
+            Engine(adapters[mode], warm).run(capability, items[capability][:batch])
         for n_workers in workers:
-            for capability, group in items.items():
+            for mode, capability in work_list:
+                adapter, name = adapters[mode], names[mode, capability]
+                group = items[capability]
                 config = EngineConfig(
-                    batch_size=batch,
-                    num_workers=n_workers,
-                    progress=False,
-                    pin_memory=device.startswith("cuda"),
+                    batch_size=batch, num_workers=n_workers, progress=False, pin_memory=pin
                 )
                 engine = Engine(adapter, config)
                 start = time.perf_counter()
                 engine.run(capability, group)
                 seconds = time.perf_counter() - start
-                key = f"{capability}_engine_b{batch}_w{n_workers}"
+                key = f"{name}_engine_b{batch}_w{n_workers}"
+                model_only = report[f"{name}_model_only_b{batch}"]
                 report[key] = len(group) / seconds
-                report[key + "_ratio"] = report[key] / report[f"{capability}_model_only_b{batch}"]
+                report[key + "_ratio"] = report[key] / model_only
                 report[key + "_in_model_share"] = engine.stats.model_s / seconds
+                if capability == "encode_images":
+                    alone = loader_items_per_s(adapter, group, batch, n_workers, pin)
+                    report[f"{name}_data_only_b{batch}_w{n_workers}"] = alone
+                    # how close the engine gets to the slower of its two halves
+                    report[key + "_of_ceiling"] = report[key] / min(alone, model_only)
     return report
 
 
