@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from helpers.media import photo
+from helpers.openqa_schemas import write_parquet
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera")
 
@@ -24,16 +25,6 @@ def image_cell(name: str, size: int = 64) -> dict:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return {"bytes": buffer.getvalue(), "path": f"{name}.png"}
-
-
-def write_parquet(root: Path, relative: str, columns: dict, features: dict) -> None:
-    """Write `columns` with `features` to ROOT/relative (the hub's file layout)."""
-    import datasets
-
-    target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    table = datasets.Dataset.from_dict(columns, features=datasets.Features(features))
-    table.to_parquet(str(target))
 
 
 # --------------------------------------------------------------------------------- MMMU
@@ -63,8 +54,7 @@ def mmmu(root: Path, rows=MMMU_ROWS) -> tuple[Path, int]:
     }
     for n in range(1, 8):  # image_N is 16 * N pixels wide, so tests can tell them apart
         columns[f"image_{n}"] = [
-            image_cell(PHOTOS[(n - 1) % len(PHOTOS)], 16 * n) if n <= r[5] else None
-            for r in rows
+            image_cell(PHOTOS[(n - 1) % len(PHOTOS)], 16 * n) if n <= r[5] else None for r in rows
         ]
     columns |= {
         "img_type": ["['Photographs']" for _ in rows],
