@@ -26,6 +26,7 @@ pytest.importorskip("transformers")
 
 from helpers.hf_models import build_blip, build_clip  # noqa: E402
 from helpers.hub_copies import BUILDERS, PUBLIC_TASKS  # noqa: E402
+from helpers.mcq_models import build_idefics3  # noqa: E402
 from helpers.runs import assert_all_metrics  # noqa: E402
 
 #: which tiny model runs each task type
@@ -35,9 +36,17 @@ MODEL_FOR_TYPE = {
     "captioning": "blip",
     "qa": "blip",
     "openqa": "blip",
+    "multiple_choice": "blip",
 }
-#: tasks whose prompt count calls for a smaller text tower than the shared tiny CLIP's
-MODEL_FOR_TASK = {"imagenet1k-zeroshot": "clip-small-text"}
+#: tasks whose prompt count calls for a smaller text tower than the shared tiny CLIP's, and
+#: MMMU, whose questions hold several images in place (BLIP takes one)
+MODEL_FOR_TASK = {
+    "imagenet1k-zeroshot": "clip-small-text",
+    "mmmu-val": "idefics3",
+    "video-mme": "idefics3",  # its prompts outgrow the tiny BLIP's 64 text positions
+}
+#: task types whose models generate text (the others refuse generation settings)
+GENERATING = {"captioning", "qa", "openqa", "multiple_choice"}
 
 
 def build_small_text_clip(path: Path) -> Path:
@@ -59,6 +68,7 @@ def model_dirs(tmp_path_factory) -> dict[str, Path]:
         "clip": build_clip(root / "clip"),
         "clip-small-text": build_small_text_clip(root / "clip-small-text"),
         "blip": build_blip(root / "blip"),
+        "idefics3": build_idefics3(root / "idefics3"),
     }
 
 
@@ -86,7 +96,7 @@ def test_runs_end_to_end_with_tiny_hf_model(
         use_cache=False,
         progress=False,
         # Tiny random generators babble until max_new_tokens: keep decoding short.
-        generation={"max_new_tokens": 4},
+        generation={"max_new_tokens": 4} if spec.type in GENERATING else {},
     )
     outcome = run(request)
     assert outcome.path is not None and outcome.path.is_file()

@@ -23,6 +23,7 @@ from helpers.openqa_schemas import BUILDERS as OPENQA_BUILDERS
 from helpers.openqa_schemas import UNPINNED as OPENQA_UNPINNED
 from helpers.openqa_schemas import write_parquet
 from helpers.video_qa import write_hub_copy
+from helpers.video_schemas import MVBENCH_CLEAN_ROWS, VIDEOMME_CLEAN_ROWS, mvbench, videomme
 from mmbench.tasks import task_files
 
 PUBLIC_TASKS = sorted(name for name in task_files() if not name.startswith("mini-"))
@@ -333,6 +334,9 @@ UNPINNED |= OPENQA_UNPINNED
 # the multiple-choice benchmarks (mmmu-val, mmbench-dev-en, ...) likewise
 BUILDERS.update(MCQ_BUILDERS)
 UNPINNED |= MCQ_UNPINNED
+# the video ones, on the rows every model can answer (their own tests cover the broken rows)
+BUILDERS["video-mme"] = lambda root: (videomme(root, VIDEOMME_CLEAN_ROWS), len(VIDEOMME_CLEAN_ROWS))
+BUILDERS["mvbench"] = lambda root: (mvbench(root, MVBENCH_CLEAN_ROWS), len(MVBENCH_CLEAN_ROWS))
 
 
 def local_copies(root_factory) -> Callable[[str], tuple[Path, int]]:

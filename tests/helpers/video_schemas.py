@@ -42,7 +42,7 @@ VIDEOMME_ROWS = (
 VIDEOMME_CANNED = {row[4]: row[7] for row in VIDEOMME_ROWS}
 
 
-def videomme(root: Path) -> Path:
+def videomme(root: Path, rows=VIDEOMME_ROWS) -> Path:
     """Write the Video-MME copy under `root` (the `--data-dir`); vidC is stored as .MP4, the
     upper-case extension lmms-eval also tries, vidBad holds no video, vidGone is absent."""
     import datasets
@@ -50,11 +50,11 @@ def videomme(root: Path) -> Path:
     target = root / "videomme" / "test-00000-of-00001.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     names = ("question_id", "videoID", "duration", "task_type", "question", "options", "answer")
-    columns = {name: [row[k] for row in VIDEOMME_ROWS] for k, name in enumerate(names)}
+    columns = {name: [row[k] for row in rows] for k, name in enumerate(names)}
     columns["options"] = [list(options) for options in columns["options"]]
     columns["video_id"] = [qid.split("-")[0] for qid in columns["question_id"]]
-    columns["domain"] = ["Knowledge"] * len(VIDEOMME_ROWS)
-    columns["sub_category"] = ["Humanity & History"] * len(VIDEOMME_ROWS)
+    columns["domain"] = ["Knowledge"] * len(rows)
+    columns["sub_category"] = ["Humanity & History"] * len(rows)
     columns["url"] = [f"https://www.youtube.com/watch?v={v}" for v in columns["videoID"]]
     string = datasets.Value("string")
     features = {
@@ -126,19 +126,19 @@ MVBENCH_ROWS = (
 MVBENCH_CANNED = {row[2]: row[5] for row in MVBENCH_ROWS}
 
 
-def mvbench(root: Path) -> Path:
+def mvbench(root: Path, rows=MVBENCH_ROWS) -> Path:
     """Write the MVBench copy under `root` (the `--data-dir`): every subtask's json (an empty
     list for the subtasks without a row here) and the videos the rows name, except gone.avi;
     bad.mp4 holds no video."""
     (root / "json").mkdir(parents=True, exist_ok=True)
     for subtask in MVBENCH_FOLDERS:
-        rows = [
+        records = [
             {"video": video, "question": question, "candidates": list(candidates), "answer": answer}
-            for task, video, question, candidates, answer, _ in MVBENCH_ROWS
+            for task, video, question, candidates, answer, _ in rows
             if task == subtask
         ]
-        (root / "json" / f"{subtask}.json").write_text(json.dumps(rows), encoding="utf-8")
-    for subtask, video, *_ in MVBENCH_ROWS:
+        (root / "json" / f"{subtask}.json").write_text(json.dumps(records), encoding="utf-8")
+    for subtask, video, *_ in rows:
         path = root / MVBENCH_FOLDERS[subtask] / video
         path.parent.mkdir(parents=True, exist_ok=True)
         if video == "bad.mp4":
@@ -146,3 +146,10 @@ def mvbench(root: Path) -> Path:
         elif video != "gone.avi" and not path.exists():
             write_h264(path, CLIP_FRAMES)
     return root
+
+
+#: the rows every model can answer (no missing or broken video, gold answer among the options)
+VIDEOMME_CLEAN_ROWS = tuple(r for r in VIDEOMME_ROWS if r[1] not in ("vidBad", "vidGone"))
+MVBENCH_CLEAN_ROWS = tuple(
+    r for r in MVBENCH_ROWS if r[1] not in ("gone.avi", "bad.mp4") and r[4] in r[3]
+)
