@@ -305,6 +305,14 @@ class HFGenerator(HFAdapter):
             or getattr(_text_config(config), "is_encoder_decoder", False)
         )
         left = left_padding_ok(config, tokenizer)
+        # Absolute-position decoders (BLIP, GIT) index a position table: a longer prompt would
+        # fail inside torch; rotary ones only degrade past their trained length.
+        text_config = _text_config(config)
+        self.max_positions = (
+            None
+            if left or self.encoder_decoder
+            else getattr(text_config, "max_position_embeddings", None)
+        )
         if left and tokenizer is not None:
             tokenizer.padding_side = "left"
         image_token = _token(processor, "image_token")
@@ -409,6 +417,7 @@ class HFGenerator(HFAdapter):
         settings["return_dict_in_generate"] = False
         results: list[str | None] = [None] * batch.size
         for indices, features in batch.parts:
+            self._check_length(features, settings)
             inputs = to_device(features, self.device, self.dtype)
             if settings.get("do_sample"):
                 torch.manual_seed(self.options.seed)
@@ -420,6 +429,21 @@ class HFGenerator(HFAdapter):
             ):
                 results[index] = text
         return [r or "" for r in results]
+
+    def _check_length(self, features: dict[str, Any], settings: dict[str, Any]) -> None:
+        """One line, not an index error deep in torch, when a prompt plus its answer would run
+        past an absolute-position decoder's position table."""
+        ids = features.get("input_ids")
+        if self.max_positions is None or ids is None:
+            return
+        new = int(settings.get("max_new_tokens") or 0)
+        if ids.shape[-1] + new > self.max_positions:
+            raise MMBenchError(
+                f"model {self.uri!r} reads at most {self.max_positions} text positions, but a"
+                f" prompt has {ids.shape[-1]} tokens and up to {new} new ones; use a model with a"
+                " longer context, a shorter prompt in the task's options, or a lower"
+                " --gen-kwargs max_new_tokens"
+            )
 
     def decode(self, out: torch.Tensor, input_ids: torch.Tensor | None) -> list[str]:
         """Text of the new tokens only, whitespace-stripped."""
