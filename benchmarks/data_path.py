@@ -149,7 +149,7 @@ def loader_items_per_s(adapter: Any, items: list, batch: int, workers: int, pin:
     preprocessor = adapter.preprocessor("encode_images")
     indices = list(range(len(items)))
     start = time.perf_counter()
-    count = sum(len(b["indices"]) for b in engine._loader(items, indices, preprocessor, batch))
+    count = sum(len(b["indices"]) for b in engine._batches(items, indices, preprocessor, batch))
     return count / (time.perf_counter() - start)
 
 

@@ -25,7 +25,7 @@ Embeddings are returned unnormalised (float32, on CPU or the model's device); ta
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,7 +59,12 @@ class ModelOptions:
 
 
 class Preprocessor(Protocol):
-    """Picklable per-item preprocessing plus batching; runs inside DataLoader workers."""
+    """Picklable per-item preprocessing plus batching; runs inside DataLoader workers.
+
+    Optionally also `merge(batches)`: several collated batches -> exactly what `collate` makes
+    of all their features at once. Where it exists, the engine lets several workers load parts
+    of one batch and merges them in the main process (`Engine._batches`).
+    """
 
     def __call__(self, raw: Any) -> Any: ...
 
@@ -171,6 +176,19 @@ class FramesPreprocessor:
     def collate(self, features: list[list[Any]]) -> tuple[Any, list[int]]:
         flat = [f for clip in features for f in clip]
         return self.image_preprocessor.collate(flat), [len(clip) for clip in features]
+
+    @property
+    def merge(self) -> Callable[[list[tuple[Any, list[int]]]], tuple[Any, list[int]]] | None:
+        """Collated batches -> one (as `collate` of all their clips), where the image
+        preprocessor can merge its batches; None otherwise (the engine then does not split)."""
+        inner = getattr(self.image_preprocessor, "merge", None)
+        if inner is None:
+            return None
+
+        def merge(batches: list[tuple[Any, list[int]]]) -> tuple[Any, list[int]]:
+            return inner([b[0] for b in batches]), [n for b in batches for n in b[1]]
+
+        return merge
 
 
 def encoder_preprocessor(

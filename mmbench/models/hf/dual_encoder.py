@@ -43,6 +43,14 @@ DUAL_ENCODER_VERSION = 2
 _TRAINED_TEXT_LENGTH = {"siglip": 64, "siglip2": 64, "align": 64}
 
 
+def merge_stacked(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dicts of stacked tensors -> one dict: the concatenation of stacks is the stack of all
+    their rows, copied, so merging collated parts equals collating every feature at once."""
+    import torch
+
+    return {key: torch.cat([b[key] for b in batches]) for key in batches[0]}
+
+
 def accepted_kwargs(method: Any, features: dict[str, Any]) -> dict[str, Any]:
     """Keep only the features `method` names as parameters."""
     try:
@@ -104,6 +112,10 @@ class HFImagePreprocessor:
 
         return {key: torch.stack([f[key] for f in features]) for key in features[0]}
 
+    def merge(self, batches: list[dict[str, Any]]) -> dict[str, Any]:
+        """Collated batches -> the batch `collate` makes of all their features (bitwise)."""
+        return merge_stacked(batches)
+
 
 @dataclass(frozen=True)
 class HFTextPreprocessor:
@@ -131,6 +143,10 @@ class HFTextPreprocessor:
         import torch
 
         return {key: torch.stack([f[key] for f in features]) for key in features[0]}
+
+    def merge(self, batches: list[dict[str, Any]]) -> dict[str, Any]:
+        """Collated batches -> the batch `collate` makes of all their features (bitwise)."""
+        return merge_stacked(batches)
 
 
 def text_length(processor: Any, tokenizer: Any, config: Any) -> int:
