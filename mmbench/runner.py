@@ -128,6 +128,7 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
         else:
             model = load_model(request.model, model_options, memos=cache)
         _reset_peak_memory(model.device)
+        tokens_before = model.generated_tokens()  # a suite's model is shared by its tasks
         needed = task_type.capabilities(spec, options, model)
         for capability in needed:
             model.require(capability, spec.name)
@@ -200,6 +201,7 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
             "computed": engine.stats.computed,
             **_peak_memory(model.device),
             **({"server": model.call_totals()} if model.call_totals() else {}),
+            **_generation_rate(model.generated_tokens() - tokens_before, round(total, 3)),
         },
         failures=output.failure_record(),
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -216,6 +218,14 @@ def run(request: RunRequest, models: Any = None) -> RunOutcome:
     return RunOutcome(
         result, path, EXIT_PARTIAL if partial else EXIT_OK, output.metric_errors, output.failures
     )
+
+
+def _generation_rate(tokens: int, seconds: float) -> dict[str, float]:
+    """`generated_tokens` and `tokens_per_s` (over the run's wall time, as for served models)
+    of an in-process generator that produced tokens in this run."""
+    if tokens <= 0 or seconds <= 0:
+        return {}
+    return {"generated_tokens": tokens, "tokens_per_s": round(tokens / seconds, 2)}
 
 
 def resolve_limit(limit: int | float | None, rows: int) -> int | None:

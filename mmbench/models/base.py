@@ -151,6 +151,10 @@ class ModelAdapter(ABC):
         """Run totals of a served model (requests, retries, tokens, wall time); {} otherwise."""
         return {}
 
+    def generated_tokens(self) -> int:
+        """Tokens an in-process generator has produced so far in this process (0 if none)."""
+        return 0
+
 
 @dataclass(frozen=True)
 class StreamedOutput:

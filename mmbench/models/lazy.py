@@ -167,3 +167,6 @@ class LazyModel(ModelAdapter):
 
     def call_totals(self) -> dict[str, Any]:
         return self._model.call_totals() if self._model is not None else {}
+
+    def generated_tokens(self) -> int:
+        return self._model.generated_tokens() if self._model is not None else 0

@@ -345,6 +345,8 @@ class HFGenerator(HFAdapter):
             if pad is not None:
                 settings.setdefault("pad_token_id", pad)
         self.generation = settings
+        self._pad_id = settings.get("pad_token_id", model.generation_config.pad_token_id)
+        self._generated = 0
         logger.debug(
             "model %s: prompts %s, padding %s (tokenizer padding_side %s), video as %s,"
             " dropped end token %s, generation %s",
@@ -424,11 +426,27 @@ class HFGenerator(HFAdapter):
             with torch.inference_mode():
                 out = self.model.generate(**inputs, **settings)
             out = getattr(out, "sequences", out)
+            self._generated += self._new_tokens(out, features.get("input_ids"))
             for index, text in zip(
                 indices, self.decode(out, features.get("input_ids")), strict=True
             ):
                 results[index] = text
         return [r or "" for r in results]
+
+    def generated_tokens(self) -> int:
+        return self._generated
+
+    def _new_tokens(self, out: torch.Tensor, input_ids: torch.Tensor | None) -> int:
+        """Generated tokens of a batch: the output past the echoed prompt (an encoder-decoder's
+        whole output but its start token), less padding after each answer's end."""
+        new = (
+            out[:, input_ids.shape[1] :]
+            if input_ids is not None and not self.encoder_decoder
+            else out[:, 1:]
+        )
+        if self._pad_id is None:
+            return int(new.numel())
+        return int((new != self._pad_id).sum())
 
     def _check_length(self, features: dict[str, Any], settings: dict[str, Any]) -> None:
         """One line, not an index error deep in torch, when a prompt plus its answer would run
