@@ -170,6 +170,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tower", choices=sorted(TOWERS), default="tiny")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the model")
+    parser.add_argument(
+        "--whole-batches",
+        action="store_true",
+        help="each worker loads whole batches (as before the engine split batches over workers)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -180,6 +185,10 @@ def main() -> None:
     from mmbench.models.base import ModelOptions
 
     torch.set_num_threads(args.threads)
+    if args.whole_batches:
+        import mmbench.engine
+
+        mmbench.engine._MIN_PART = 1 << 30  # no batch is ever split
     work = Path(tempfile.mkdtemp(prefix="data_path_"))
     paths = write_photos(work / "photos", args.images)
     model = build_clip(work / "clip", args.tower)
@@ -218,6 +227,7 @@ def main() -> None:
     print(
         f"{args.images} JPEG photos -> 224 px, batch {args.batch}, vision tower {args.tower},"
         f" {args.threads} torch threads, {args.repeats} repetitions (medians)"
+        + (", whole batches per worker" if args.whole_batches else "")
     )
     rows = []
     for mode in adapters:
