@@ -270,7 +270,7 @@ def _multiple_choice() -> list[tuple[str, MetricInfo]]:
                 "MMBench: accuracy on the unshifted questions only",
                 per_sample="scores.accuracy of the samples with id < 1,000,000",
                 aggregation="corpus",
-                recompute="",
+                recompute="vanilla",
                 bootstrap=False,
             ),
         ),
@@ -296,6 +296,9 @@ def _open_qa() -> list[tuple[str, MetricInfo]]:
         "per_sample": "prediction (parsed by POPE's rules), answers[0] (the label), category",
         "recompute": "pope",
     }
+    # MME: per subtask 100 x (acc + acc+) from each question's outcome and its image's.
+    mme = {"per_sample": "scores.accuracy, category (subtask), group (image)", "recompute": "mme"}
+    chartqa = {"per_sample": "scores.relaxed_accuracy, category (part)", "recompute": "chartqa"}
     return [
         _corpus("precision", "POPE: TP / (TP + FP), pooled over all rows", **pope),
         _corpus("recall", "POPE: TP / (TP + FN), pooled over all rows", **pope),
@@ -307,13 +310,32 @@ def _open_qa() -> list[tuple[str, MetricInfo]]:
             higher_is_better=None,
             **pope,
         ),
-        _corpus("perception", "MME: sum of perception subtask scores, 0..2000", scale="percentage"),
-        _corpus("cognition", "MME: sum of cognition subtask scores, 0..800", scale="percentage"),
-        _corpus("total", "MME: perception + cognition, 0..2800", scale="percentage"),
-        _corpus("relaxed_accuracy", "ChartQA: mean of the human and augmented relaxed accuracies"),
-        _corpus("relaxed_human", "ChartQA human-written questions: relaxed accuracy"),
-        _corpus("relaxed_augmented", "ChartQA machine-generated questions: relaxed accuracy"),
-        _corpus("score", "OCRBench: questions whose answer is in the prediction", scale="score"),
+        _corpus(
+            "perception",
+            "MME: sum of perception subtask scores, 0..2000",
+            **mme,
+            scale="percentage",
+        ),
+        _corpus(
+            "cognition", "MME: sum of cognition subtask scores, 0..800", **mme, scale="percentage"
+        ),
+        _corpus("total", "MME: perception + cognition, 0..2800", **mme, scale="percentage"),
+        _corpus(
+            "relaxed_accuracy",
+            "ChartQA: mean of the human and augmented relaxed accuracies",
+            **chartqa,
+        ),
+        _corpus("relaxed_human", "ChartQA human-written questions: relaxed accuracy", **chartqa),
+        _corpus(
+            "relaxed_augmented", "ChartQA machine-generated questions: relaxed accuracy", **chartqa
+        ),
+        _corpus(
+            "score",
+            "OCRBench: questions whose answer is in the prediction",
+            scale="score",
+            per_sample="scores.accuracy (1 when counted)",
+            recompute="count",
+        ),
         (
             "anls",
             MetricInfo(

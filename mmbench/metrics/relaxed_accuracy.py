@@ -25,6 +25,10 @@ from mmbench.errors import MMBenchError
 MAX_RELATIVE_CHANGE = 0.05
 
 
+#: ChartQA's `type` values (lmms-lab/ChartQA) and the metric of each part
+CHARTQA_PARTS = {"human_test": "relaxed_human", "augmented_test": "relaxed_augmented"}
+
+
 def _to_float(text: str) -> float | None:
     try:
         if text.endswith("%"):

@@ -270,7 +270,100 @@ def _pope_value(name: str, c: np.ndarray) -> np.ndarray:
     return values[name]
 
 
+def _score_of(sample: dict[str, Any], key: str, info: MetricInfo) -> float:
+    value = (sample.get("scores") or {}).get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise Unavailable(f"{info.name} needs each sample's scores.{key}, which the samples lack")
+    return float(value)
+
+
+def _count(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """A count of right answers (OCRBench's score): the sum of each sample's 0/1 accuracy."""
+    values = np.asarray([[_score_of(s, "accuracy", info)] for s in samples])
+    return MeanRatio(values, lambda s: s[:, 0])
+
+
+def _vanilla(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """MMBench's vanilla accuracy: the mean accuracy of the unshifted questions, whose ids are
+    below CircularEval's stride of 1,000,000 (the shifts repeat them at id + k x 1,000,000)."""
+    rows = []
+    for sample in samples:
+        try:
+            unshifted = float(int(str(_field(sample, "id", info))) < 1_000_000)
+        except ValueError:
+            raise Unavailable(f"{info.name} needs whole-number sample ids") from None
+        rows.append([unshifted * _score_of(sample, "accuracy", info), unshifted])
+    return MeanRatio(np.asarray(rows, dtype=float).reshape(-1, 2), ratio)
+
+
+def _chartqa(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """ChartQA's relaxed accuracy per part (human, augmented) and their mean, as the task's
+    scorer computes them: columns (value, 1) per part; a part absent from a resample is left
+    out of the mean."""
+    from mmbench.metrics.relaxed_accuracy import CHARTQA_PARTS
+
+    parts = list(CHARTQA_PARTS)
+    rows = np.zeros((len(samples), 2 * len(parts)))
+    for i, sample in enumerate(samples):
+        part = str(_field(sample, "category", info))
+        if part not in parts:
+            raise Unavailable(f"{info.name}: category {part!r} is not a ChartQA part")
+        at = 2 * parts.index(part)
+        rows[i, at : at + 2] = (_score_of(sample, "relaxed_accuracy", info), 1.0)
+    wanted = [k for k, name in enumerate(CHARTQA_PARTS.values()) if name == info.name]
+
+    def formula(s: np.ndarray) -> np.ndarray:
+        means = np.stack([s[:, 2 * k] / s[:, 2 * k + 1] for k in range(len(parts))], axis=1)
+        present = np.stack([s[:, 2 * k + 1] > 0 for k in range(len(parts))], axis=1)
+        if wanted:
+            return means[:, wanted[0]]
+        return np.where(present, means, 0.0).sum(axis=1) / present.sum(axis=1)
+
+    return MeanRatio(rows, formula)
+
+
+def _mme(info: MetricInfo, samples: Sequence[dict[str, Any]]) -> Statistic:
+    """MME's perception, cognition and total: per subtask 100 x (acc + acc+), acc over its
+    questions, acc+ the share of its images with every question right, summed over the
+    subtasks of each part (`mmbench.metrics.mme.mme_scores`). Columns per subtask: (right,
+    questions, image all right x 1/image size, 1/image size), so sums over a resample of whole
+    images count its questions and images."""
+    from mmbench.metrics.mme import COGNITION, PERCEPTION
+
+    subtasks = sorted({str(_field(s, "category", info)) for s in samples})
+    images: dict[tuple[str, str], list[float]] = {}
+    for sample in samples:
+        key = (str(sample["category"]), str(_field(sample, "group", info)))
+        images.setdefault(key, []).append(_score_of(sample, "accuracy", info))
+    rows = np.zeros((len(samples), 4 * len(subtasks)))
+    for i, sample in enumerate(samples):
+        key = (str(sample["category"]), str(sample["group"]))
+        members = images[key]
+        at = 4 * subtasks.index(key[0])
+        right = _score_of(sample, "accuracy", info)
+        rows[i, at : at + 4] = (right, 1.0, float(all(members)) / len(members), 1.0 / len(members))
+    part = {"perception": PERCEPTION, "cognition": COGNITION}.get(info.name, PERCEPTION + COGNITION)
+    chosen = [k for k, name in enumerate(subtasks) if name in part]
+
+    def formula(s: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(s))
+        for k in chosen:
+            c = s[:, 4 * k : 4 * k + 4]
+            present = c[:, 1] > 0
+            score = 100.0 * (
+                c[:, 0] / np.where(present, c[:, 1], 1) + c[:, 2] / np.where(present, c[:, 3], 1)
+            )
+            total += np.where(present, score, 0.0)
+        return total
+
+    return MeanRatio(rows, formula)
+
+
 _READERS = {
+    "count": _count,
+    "vanilla": _vanilla,
+    "chartqa": _chartqa,
+    "mme": _mme,
     "pope": _pope,
     "group_mean": _group_mean,
     "mean": _mean,

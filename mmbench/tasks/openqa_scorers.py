@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.metrics.relaxed_accuracy import CHARTQA_PARTS
 
 
 @dataclass(frozen=True)
@@ -171,10 +172,6 @@ def score_anls(data: ScoringInput) -> Scored:
 
     out = anls(data.predictions, data.answers)
     return Scored({"anls": out["mean"]}, {"anls": out["per_question"]}, means=("anls",))
-
-
-#: ChartQA's `type` values (lmms-lab/ChartQA) and the metric of each part
-CHARTQA_PARTS = {"human_test": "relaxed_human", "augmented_test": "relaxed_augmented"}
 
 
 def score_chartqa(data: ScoringInput) -> Scored:
