@@ -45,7 +45,10 @@ from mmbench.results import (
     atomic_write_text,
     check_writable,
     finite_float,
+    has_result_sections,
     load_result,
+    result_intervals,
+    result_sections,
     safe_name,
 )
 
@@ -265,7 +268,7 @@ def _try_entry(path: Path, warnings: list[str]) -> _Entry | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         warnings.append(f"skipped {path}: not readable JSON ({err}); a truncated result?")
         return None
-    if not isinstance(data, dict) or not all(k in data for k in ("task", "model", "metrics")):
+    if not has_result_sections(data):
         return None
     try:
         return _entry(path, data)
@@ -275,23 +278,13 @@ def _try_entry(path: Path, warnings: list[str]) -> _Entry | None:
 
 
 def _entry(path: Path, data: dict[str, Any]) -> _Entry:
-    task, model, metrics = data.get("task"), data.get("model"), data.get("metrics")
-    if not (isinstance(task, dict) and "name" in task and isinstance(metrics, dict)):
-        raise MMBenchError(f"{str(path)!r} is not an mmbench result (malformed task or metrics)")
-    if not (isinstance(model, dict) and "uri" in model):
-        raise MMBenchError(f"{str(path)!r} is not an mmbench result (model has no uri)")
+    task, model, metrics = result_sections(path, data)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     failures = data.get("failures") if isinstance(data.get("failures"), dict) else {}
     settings = {
         "model_args": config.get("model_args", model.get("model_args")) or {},
         "generation": model.get("generation") or config.get("generation") or {},
     }
-    ci = {}
-    for name, value in (data.get("ci") or {}).items():
-        if isinstance(value, list | tuple) and len(value) == 2:
-            lo, hi = finite_float(value[0]), finite_float(value[1])
-            if lo is not None and hi is not None:
-                ci[name] = (lo, hi)
     return _Entry(
         path=path,
         task=str(task["name"]),
@@ -302,7 +295,7 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
         model=str(model["uri"]),
         model_fingerprint=str(model.get("fingerprint") or ""),
         metrics={str(k): finite_float(v) for k, v in metrics.items()},
-        ci=ci,
+        ci=result_intervals(data),
         n=task.get("n"),
         mmbench_version=str(data.get("mmbench_version") or ""),
         created_at=str(data.get("created_at") or ""),

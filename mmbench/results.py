@@ -188,6 +188,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+#: the top-level sections every result JSON has
+RESULT_SECTIONS = ("task", "model", "metrics")
+
+
 def finite_float(value: Any) -> float | None:
     """A finite float, or None for missing, empty, non-numeric, NaN or infinite values."""
     if value is None or isinstance(value, bool):
@@ -299,13 +303,45 @@ def load_result(path: Path) -> dict[str, Any]:
             f"{str(path)!r} is not an mmbench result (a JSON {type(data).__name__}, not an"
             " object); pass files written by `mmbench run`"
         )
-    missing = [k for k in ("task", "model", "metrics") if k not in data]
+    missing = [k for k in RESULT_SECTIONS if k not in data]
     if missing:
         raise MMBenchError(
             f"{str(path)!r} is not an mmbench result (missing {', '.join(missing)});"
             " pass files written by `mmbench run`"
         )
     return data
+
+
+def has_result_sections(data: Any) -> bool:
+    """Whether parsed JSON is an object holding every one of `RESULT_SECTIONS` (what tells a
+    result apart from other JSON files found in a folder)."""
+    return isinstance(data, dict) and all(k in data for k in RESULT_SECTIONS)
+
+
+def result_sections(
+    path: Path, data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The task, model and metrics objects of the result `data` read from `path`; a one-line
+    `MMBenchError` when the task has no name, the metrics are not an object or the model has
+    no uri (the fields every reader of results keys on)."""
+    task, model, metrics = data.get("task"), data.get("model"), data.get("metrics")
+    if not (isinstance(task, dict) and "name" in task and isinstance(metrics, dict)):
+        raise MMBenchError(f"{str(path)!r} is not an mmbench result (malformed task or metrics)")
+    if not (isinstance(model, dict) and "uri" in model):
+        raise MMBenchError(f"{str(path)!r} is not an mmbench result (model has no uri)")
+    return task, model, metrics
+
+
+def result_intervals(data: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """The result's `ci` as metric -> (lo, hi), leaving out entries that are not two finite
+    numbers (a hand-edited or older result may hold them)."""
+    intervals: dict[str, tuple[float, float]] = {}
+    for name, bounds in (data.get("ci") or {}).items():
+        if isinstance(bounds, list | tuple) and len(bounds) == 2:
+            lo, hi = finite_float(bounds[0]), finite_float(bounds[1])
+            if lo is not None and hi is not None:
+                intervals[str(name)] = (lo, hi)
+    return intervals
 
 
 def _json_default(value: Any) -> Any:

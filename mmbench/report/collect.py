@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.errors import MMBenchError
-from mmbench.results import finite_float, load_result, safe_name
+from mmbench.results import (
+    finite_float,
+    has_result_sections,
+    load_result,
+    result_intervals,
+    result_sections,
+    safe_name,
+)
 
 
 @dataclass
@@ -102,24 +109,12 @@ def _try_result(path: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if isinstance(data, dict) and all(k in data for k in ("task", "model", "metrics")):
-        return data
-    return None
+    return data if has_result_sections(data) else None
 
 
 def _run(path: Path, data: dict[str, Any]) -> Run:
-    task, model, metrics = data.get("task"), data.get("model"), data.get("metrics")
-    if not (isinstance(task, dict) and "name" in task and isinstance(metrics, dict)):
-        raise MMBenchError(f"{str(path)!r} is not an mmbench result (malformed task or metrics)")
-    if not (isinstance(model, dict) and "uri" in model):
-        raise MMBenchError(f"{str(path)!r} is not an mmbench result (model has no uri)")
+    task, model, metrics = result_sections(path, data)
     values = {str(k): finite_float(v) for k, v in metrics.items()}
-    ci: dict[str, tuple[float, float]] = {}
-    for name, bounds in (data.get("ci") or {}).items():
-        if isinstance(bounds, list | tuple) and len(bounds) == 2:
-            lo, hi = finite_float(bounds[0]), finite_float(bounds[1])
-            if lo is not None and hi is not None:
-                ci[str(name)] = (lo, hi)
     name, uri = str(task["name"]), str(model["uri"])
     headline = str(task.get("headline") or next(iter(values), ""))
     digest = hashlib.sha256(f"{name}\0{uri}".encode()).hexdigest()[:8]
@@ -130,7 +125,7 @@ def _run(path: Path, data: dict[str, Any]) -> Run:
         model=uri,
         headline=headline,
         metrics=values,
-        ci=ci,
+        ci=result_intervals(data),
         created_at=str(data.get("created_at") or ""),
         id=f"{safe_name(name)[:40]}__{safe_name(uri)[:40]}-{digest}",
     )
