@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import scripted
 from helpers.mcq_schemas import MCQ_BUILDERS, MMMU_ROWS, SEEDBENCH_ROWS, SEEDBENCH_VIDEO_ROW
+from helpers.scripted import evaluate
 
 from mmbench.data.items import IMAGE_MARKER
 from mmbench.data.sources import open_source
-from mmbench.engine import Engine, EngineConfig
 from mmbench.errors import CapabilityError
-from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, ModelAdapter
+from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE
 from mmbench.tasks import get_task_type, load_task
-from mmbench.tasks.base import TaskContext
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
@@ -35,42 +35,12 @@ class Request:
     interleaved: bool
 
 
-class RecordPre:
-    def __call__(self, request):
-        sizes = tuple(image.size for image in request.images)
-        return Request(sizes, request.prompt, request.interleaved)
-
-    def collate(self, features):
-        return list(features)
-
-
-class ScriptedModel(ModelAdapter):
-    """Answers each prompt with the canned answer of the first key found in it."""
-
+class ScriptedModel(scripted.ScriptedModel):
     capabilities = frozenset({GENERATE, GENERATE_MULTI_IMAGE})
 
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
-        self.requests: list[Request] = []
-
-    def fingerprint(self) -> str:
-        return "scripted-" + json.dumps(self.answers, sort_keys=True)
-
-    def preprocessor(self, capability):
-        return RecordPre()
-
-    def generate(self, batch, **kwargs):
-        self.requests.extend(batch)
-        return [next(a for k, a in self.answers.items() if k in r.prompt) for r in batch]
-
-
-def evaluate(name: str, data_dir: Path, model: ModelAdapter, spec=None):
-    spec = spec or load_task(name)
-    task_type = get_task_type(spec.type)
-    options = task_type.validate(spec)
-    engine = Engine(model, EngineConfig(batch_size=4, progress=False, on_error="skip"))
-    table = open_source(spec.source, data_dir=data_dir)
-    return task_type.evaluate(TaskContext(spec, options, table, model, engine))
+    def describe(self, request) -> Request:
+        sizes = tuple(image.size for image in request.images)
+        return Request(sizes, request.prompt, request.interleaved)
 
 
 def by_id(output) -> dict[str, dict]:

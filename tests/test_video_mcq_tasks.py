@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import scripted
+from helpers.scripted import evaluate
 from helpers.video_schemas import (
     CLIP_FRAMES,
     MVBENCH_CANNED,
@@ -24,12 +26,9 @@ from helpers.video_schemas import (
 )
 
 from mmbench.data.sources import Table, open_source
-from mmbench.engine import Engine, EngineConfig
 from mmbench.errors import MMBenchError
 from mmbench.metrics.video_mcq import mvbench_correct, mvbench_letter, mvbench_read, videomme_letter
-from mmbench.models.base import GENERATE, ModelAdapter
 from mmbench.tasks import get_task_type, load_task
-from mmbench.tasks.base import TaskContext
 from mmbench.tasks.spec import parse_spec
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
@@ -100,41 +99,9 @@ class Request:
     is_video: bool
 
 
-class RecordPre:
-    def __call__(self, request):
+class ScriptedModel(scripted.ScriptedModel):
+    def describe(self, request) -> Request:
         return Request(request.prompt, len(request.images), request.is_video)
-
-    def collate(self, features):
-        return list(features)
-
-
-class ScriptedModel(ModelAdapter):
-    """Answers each prompt with the canned answer of the first key found in it."""
-
-    capabilities = frozenset({GENERATE})
-
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
-        self.requests: list[Request] = []
-
-    def fingerprint(self) -> str:
-        return "scripted-" + json.dumps(self.answers, sort_keys=True)
-
-    def preprocessor(self, capability):
-        return RecordPre()
-
-    def generate(self, batch, **kwargs):
-        self.requests.extend(batch)
-        return [next(a for k, a in self.answers.items() if k in r.prompt) for r in batch]
-
-
-def evaluate(name: str, data_dir: Path, model: ModelAdapter):
-    spec = load_task(name)
-    task_type = get_task_type(spec.type)
-    options = task_type.validate(spec)
-    engine = Engine(model, EngineConfig(batch_size=4, progress=False, on_error="skip"))
-    table = open_source(spec.source, data_dir=data_dir)
-    return task_type.evaluate(TaskContext(spec, options, table, model, engine))
 
 
 def by_question(output) -> dict[str, dict]:
