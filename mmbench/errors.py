@@ -8,7 +8,10 @@ exits with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+_Entry = TypeVar("_Entry")
 
 
 class MMBenchError(Exception):
@@ -29,3 +32,13 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def registry_entry(registry: Mapping[str, _Entry], name: str, unknown: str, known: str) -> _Entry:
+    """`registry[name]`; a missing name raises the one-line `MMBenchError`
+    "{unknown} {name!r}{did you mean}; {known}: {every name, in registry order}"."""
+    if name not in registry:
+        raise MMBenchError(
+            f"{unknown} {name!r}{did_you_mean(name, registry)}; {known}: {', '.join(registry)}"
+        )
+    return registry[name]

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.errors import registry_entry
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,7 @@ SCORERS: dict[str, ScorerInfo] = {
 
 def scorer(name: str, task: str) -> Any:
     """The scoring function registered as `name` (a one-line error names the known ones)."""
-    info = SCORERS.get(name)
-    if info is None:
-        raise MMBenchError(
-            f"task {task!r}: unknown scorer {name!r}{did_you_mean(name, SCORERS)};"
-            f" known: {', '.join(SCORERS)}"
-        )
+    info = registry_entry(SCORERS, name, f"task {task!r}: unknown scorer", "known")
     return globals()[info.function]
 
 

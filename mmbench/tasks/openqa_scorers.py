@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.errors import MMBenchError, registry_entry
 from mmbench.metrics.relaxed_accuracy import CHARTQA_PARTS
 
 
@@ -101,13 +101,7 @@ SCORERS: dict[str, ScorerInfo] = {
 
 def scorer_info(name: str, task: str) -> ScorerInfo:
     """The registry entry of scorer `name`; a one-line error names the known ones."""
-    info = SCORERS.get(name)
-    if info is None:
-        raise MMBenchError(
-            f"task {task!r}: unknown scorer {name!r}{did_you_mean(name, SCORERS)};"
-            f" known scorers: {', '.join(SCORERS)}"
-        )
-    return info
+    return registry_entry(SCORERS, name, f"task {task!r}: unknown scorer", "known scorers")
 
 
 def all_metrics() -> list[str]:
