@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -87,13 +88,7 @@ class TaskType(ABC):
     def parse_options(self, spec: TaskSpec) -> Any:
         """Validate `options:` against `options_class`; unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(self.options_class)}
-        unknown = sorted(set(spec.options) - known)
-        if unknown:
-            raise MMBenchError(
-                f"task {spec.name!r}: unknown option(s) {', '.join(unknown)} for type"
-                f" {self.name!r}{did_you_mean(unknown[0], known)};"
-                f" allowed: {', '.join(sorted(known))}"
-            )
+        self._reject_unknown(spec, spec.options, known, "option(s)", "allowed")
         from mmbench.tasks.option_types import check_option_types
 
         # The options class's own checks speak first (they name the fix for their field); the
@@ -111,13 +106,7 @@ class TaskType(ABC):
     def validate(self, spec: TaskSpec) -> Any:
         """Check columns, metrics and options of `spec`; return the parsed options."""
         roles = set(self.roles) | set(self.optional_roles)
-        unknown = sorted(set(spec.columns) - roles)
-        if unknown:
-            raise MMBenchError(
-                f"task {spec.name!r}: unknown column role(s) {', '.join(unknown)} for type"
-                f" {self.name!r}{did_you_mean(unknown[0], roles)};"
-                f" roles: {', '.join(sorted(roles))}"
-            )
+        self._reject_unknown(spec, spec.columns, roles, "column role(s)", "roles")
         options = self.parse_options(spec)
         missing = [r for r in self.required_roles(options) if r not in spec.columns]
         if missing:
@@ -132,6 +121,19 @@ class TaskType(ABC):
                 f"{did_you_mean(bad[0], self.metrics)}; available: {', '.join(self.metrics)}"
             )
         return options
+
+    def _reject_unknown(
+        self, spec: TaskSpec, names: Iterable[str], known: set[str], what: str, listing: str
+    ) -> None:
+        """One-line error for the `names` (option or role keys of `spec`) this type does not
+        know, with a did-you-mean for the first and every known one, sorted."""
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise MMBenchError(
+                f"task {spec.name!r}: unknown {what} {', '.join(unknown)} for type"
+                f" {self.name!r}{did_you_mean(unknown[0], known)};"
+                f" {listing}: {', '.join(sorted(known))}"
+            )
 
     def required_roles(self, options: Any) -> list[str]:
         """Roles that must be mapped (a subclass narrows this when options pick a variant)."""
