@@ -25,7 +25,7 @@ from helpers.hub_copies import (
     UNPINNED,
     VQA_ROWS,
 )
-from helpers.runs import assert_all_metrics
+from helpers.runs import assert_all_metrics, run_outcome
 
 from mmbench.data.sources import open_source
 from mmbench.tasks import get_task_type, load_task
@@ -78,19 +78,9 @@ def test_local_copy_in_hub_schema_is_read(name: str, local_copy) -> None:
 
 @pytest.mark.parametrize("name", PUBLIC_TASKS)
 def test_runs_end_to_end_with_builtin_random(name: str, local_copy, tmp_path: Path) -> None:
-    from mmbench.runner import RunRequest, run
-
     spec = load_task(name)
     data_dir, rows = local_copy(name)
-    request = RunRequest(
-        model="builtin:random",
-        task=name,
-        data_dir=data_dir,
-        output_dir=tmp_path / "out",
-        use_cache=False,
-        progress=False,
-    )
-    outcome = run(request)
+    outcome = run_outcome(tmp_path / "out", name, "builtin:random", data_dir=data_dir)
     assert outcome.path is not None and outcome.path.is_file()
     result = json.loads(outcome.path.read_text(encoding="utf-8"))
     assert result["task"]["name"] == name and result["task"]["n"] == rows

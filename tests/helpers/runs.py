@@ -7,16 +7,22 @@ from pathlib import Path
 from typing import Any
 
 
-def run_task(tmp_path: Path, task: str, model: str, models: Any = None, **kwargs) -> dict:
-    """`mmbench run` in process without the output cache, written under `tmp_path`: the result's
-    metrics and its per-sample records. `models` (a `mmbench.suite.ModelPool`) shares one loaded
-    model between runs; `kwargs` are further `RunRequest` fields."""
+def run_outcome(output_dir: Path, task: str, model: str, models: Any = None, **kwargs) -> Any:
+    """`mmbench run` in process without the output cache or progress bar, written to
+    `output_dir`: the runner's outcome (its result and the result file's path). `models` (a
+    `mmbench.suite.ModelPool`) shares one loaded model between runs; `kwargs` are further
+    `RunRequest` fields."""
     from mmbench.runner import RunRequest, run
 
     request = RunRequest(
-        model=model, task=task, output_dir=tmp_path, use_cache=False, progress=False, **kwargs
+        model=model, task=task, output_dir=output_dir, use_cache=False, progress=False, **kwargs
     )
-    outcome = run(request, models=models)
+    return run(request, models=models)
+
+
+def run_task(tmp_path: Path, task: str, model: str, models: Any = None, **kwargs) -> dict:
+    """`run_outcome` written under `tmp_path`: the result's metrics and its per-sample records."""
+    outcome = run_outcome(tmp_path, task, model, models, **kwargs)
     stem = outcome.path.name[: -len(".json")]
     lines = (outcome.path.parent / f"{stem}.samples.jsonl").read_text().splitlines()
     return {"metrics": outcome.result.metrics, "samples": [json.loads(x) for x in lines]}

@@ -3,15 +3,14 @@ count, MMBench's vanilla accuracy) equal hand-computed values, on real samples J
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers.openqa_schemas import BUILDERS
+from helpers.runs import run_task
 
 from mmbench.metrics.sample_stats import statistic
-from mmbench.runner import RunRequest, run
 
 #: hand-computed from the canned answers of helpers.openqa_schemas (as in test_openqa_tasks)
 EXPECTED = {
@@ -27,18 +26,8 @@ EXPECTED = {
 @pytest.mark.parametrize("task", sorted(EXPECTED))
 def test_recomputed_from_the_samples(task: str, tmp_path: Path) -> None:
     data_dir, _ = BUILDERS[task](tmp_path / "data")
-    outcome = run(
-        RunRequest(
-            model="py:helpers.openqa_schemas:CannedModel",
-            task=task,
-            data_dir=data_dir,
-            output_dir=tmp_path / "out",
-            use_cache=False,
-            progress=False,
-        )
-    )
-    path = outcome.path.with_name(outcome.path.name.removesuffix(".json") + ".samples.jsonl")
-    samples = [json.loads(line) for line in path.read_text().splitlines()]
+    model = "py:helpers.openqa_schemas:CannedModel"
+    samples = run_task(tmp_path / "out", task, model, data_dir=data_dir)["samples"]
     for name, value in EXPECTED[task].items():
         stat = statistic(name, samples)
         assert stat.full() == pytest.approx(value, abs=1e-12), name
