@@ -9,6 +9,7 @@ from helpers.report import (
     XSS_MODEL,
     XSS_SCRIPT,
     build_toy_inputs,
+    build_toy_report,
     read_data,
     write_result,
 )
@@ -21,12 +22,7 @@ from mmbench.report.samples import flips, is_failure
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report")
-    results, tasks = build_toy_inputs(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MMBENCH_TASKS_PATH", str(tasks))
-        summary = build_report([results], root / "site")
-    return root / "site", summary
+    return build_toy_report(tmp_path_factory.mktemp("report"))
 
 
 def _task(index, name):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from helpers.browser import LAUNCH_ARGS, PageWatch, chromium_path, skip_or_fail
-from helpers.report import TOY_TASK, XSS_IMG, XSS_MODEL, XSS_SCRIPT, build_toy_inputs, write_result
+from helpers.report import TOY_TASK, XSS_IMG, XSS_MODEL, XSS_SCRIPT, build_toy_report, write_result
 
 from mmbench.report import build_report
 
@@ -59,12 +59,8 @@ def watch(browser, shots, request):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report-browser")
-    results, tasks = build_toy_inputs(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MMBENCH_TASKS_PATH", str(tasks))
-        build_report([results], root / "site")
-    return root / "site"
+    site, _summary = build_toy_report(tmp_path_factory.mktemp("report-browser"))
+    return site
 
 
 def _models(page, task):

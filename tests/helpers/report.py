@@ -149,3 +149,17 @@ def build_toy_inputs(root: Path) -> tuple[Path, Path]:
         stem="ghost",
     )
     return results, tasks
+
+
+def build_toy_report(root: Path) -> tuple[Path, Any]:
+    """`build_toy_inputs` under `root`, reported into `root / "site"` with the toy task folder on
+    MMBENCH_TASKS_PATH (restored after); returns (site folder, the report's summary)."""
+    import pytest
+
+    from mmbench.report import build_report
+
+    results, tasks = build_toy_inputs(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMBENCH_TASKS_PATH", str(tasks))
+        summary = build_report([results], root / "site")
+    return root / "site", summary
