@@ -42,3 +42,14 @@ def registry_entry(registry: Mapping[str, _Entry], name: str, unknown: str, know
             f"{unknown} {name!r}{did_you_mean(name, registry)}; {known}: {', '.join(registry)}"
         )
     return registry[name]
+
+
+def check_template(template: str, fields: Mapping[str, object], what: str, allowed: str) -> None:
+    """Fill the `str.format` template with `fields`; a field outside them or a stray brace
+    raises the one-line `MMBenchError` "{what} {template!r} may use only {allowed} ({error})"."""
+    try:
+        template.format(**fields)
+    except (KeyError, IndexError, ValueError) as err:
+        raise MMBenchError(
+            f"{what} {template!r} may use only {allowed} ({type(err).__name__}: {err})"
+        ) from err

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.errors import MMBenchError, check_template, did_you_mean
 
 MEDIA_PATH_KEYS = ("column", "into", "template", "fallbacks", "folder_by", "folders")
 MEDIA_PATH_EXAMPLE = '{column: videoID, into: video_path, template: "data/{value}.mp4"}'
@@ -105,13 +105,12 @@ def parse_media_path(raw: Any, where: str) -> MediaPathSpec:
             f"task file {where}: source.media_path needs both folder_by and folders, or neither"
         )
     for template in (raw["template"], *fallbacks):
-        try:
-            template.format(**_FIELDS)
-        except (KeyError, IndexError, ValueError) as err:
-            raise MMBenchError(
-                f"task file {where}: source.media_path template {template!r} may use only"
-                f" {{value}} and {{folder}} ({type(err).__name__}: {err})"
-            ) from err
+        check_template(
+            template,
+            _FIELDS,
+            f"task file {where}: source.media_path template",
+            "{value} and {folder}",
+        )
     return MediaPathSpec(
         column=raw["column"],
         into=raw["into"],

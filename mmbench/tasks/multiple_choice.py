@@ -35,7 +35,7 @@ from typing import Any
 
 from mmbench.data.items import IMAGE_MARKER, GenerationItem, ImagesGenerationItem
 from mmbench.data.media import media_ref
-from mmbench.errors import MediaError, MMBenchError
+from mmbench.errors import MediaError, MMBenchError, check_template
 from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, ModelAdapter
 from mmbench.tasks.base import TaskContext, TaskOutput, TaskType, row_id
 from mmbench.tasks.common import VideoOptions, bootstrap_means
@@ -191,21 +191,14 @@ class MultipleChoiceTask(TaskType):
             (options.option_format, {"letter": "", "text": ""}),
             (options.hint_format, {"hint": ""}),
         ):
-            try:
-                template.format(**fields)
-            except (KeyError, IndexError, ValueError) as err:
-                raise MMBenchError(
-                    f"{where}: {template!r} may use only {', '.join('{' + f + '}' for f in fields)}"
-                    f" ({type(err).__name__}: {err})"
-                ) from err
+            check_template(template, fields, f"{where}:", ", ".join("{" + f + "}" for f in fields))
         for template in (options.prompt, options.open_prompt):
-            try:
-                template.format(question="", options="", context="")
-            except (KeyError, IndexError, ValueError) as err:
-                raise MMBenchError(
-                    f"{where}: prompt {template!r} may use only {{question}}, {{options}} and"
-                    f" {{context}} ({type(err).__name__}: {err})"
-                ) from err
+            check_template(
+                template,
+                {"question": "", "options": "", "context": ""},
+                f"{where}: prompt",
+                "{question}, {options} and {context}",
+            )
         return options
 
     def capabilities(self, spec: TaskSpec, options: Any, model: ModelAdapter) -> list[str]:
