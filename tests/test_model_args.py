@@ -84,13 +84,8 @@ def test_hf_revision_and_max_memory_forms():
 
 
 @pytest.fixture(scope="module")
-def llava(tmp_path_factory):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield build_tiny_llava(tmp_path_factory.mktemp("m") / "llava")
-    torch.set_num_threads(threads)
+def llava(tmp_path_factory, one_thread):
+    return build_tiny_llava(tmp_path_factory.mktemp("m") / "llava")
 
 
 def answers(adapter) -> list[str]:

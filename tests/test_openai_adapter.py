@@ -104,13 +104,8 @@ def test_retry_after_forms():
 
 
 @pytest.fixture(scope="module")
-def llava_dir(tmp_path_factory):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield build_tiny_llava(tmp_path_factory.mktemp("llava") / "tiny-llava")
-    torch.set_num_threads(threads)
+def llava_dir(tmp_path_factory, one_thread):
+    return build_tiny_llava(tmp_path_factory.mktemp("llava") / "tiny-llava")
 
 
 def test_openai_equals_hf_on_mini_captioning(tmp_path, llava_dir, monkeypatch):
