@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from mmbench.data.rows import distinct_names
 from mmbench.errors import MMBenchError
 
 #: the column naming each row's config
@@ -28,12 +29,7 @@ CONFIG_COLUMN = "config"
 
 def parse_configs(raw: Any, where: str) -> tuple[str, ...]:
     """Validate `source.configs`: a non-empty list of distinct config names."""
-    if (
-        not isinstance(raw, list)
-        or not raw
-        or not all(isinstance(c, str) and c for c in raw)
-        or len(set(raw)) != len(raw)
-    ):
+    if not distinct_names(raw):
         raise MMBenchError(
             f"task file {where}: source.configs must be a non-empty list of distinct config"
             f" names, not {raw!r}"

@@ -68,16 +68,22 @@ class RawFramesSpec:
         return asdict(self)
 
 
+def distinct_names(raw: Any) -> bool:
+    """Whether a YAML value is a non-empty list of distinct non-empty strings (the form of every
+    list of column or config names a task's source declares)."""
+    return (
+        isinstance(raw, list)
+        and bool(raw)
+        and all(isinstance(name, str) and name for name in raw)
+        and len(set(raw)) == len(raw)
+    )
+
+
 def parse_explode(raw: Any, where: str) -> ExplodeSpec:
     """Validate `source.explode` of the task file `where`; problems are one-line errors."""
     _check_keys(raw, "explode", EXPLODE_KEYS, ("column", "fields"), EXPLODE_EXAMPLE, where)
     fields = raw["fields"]
-    if (
-        not isinstance(fields, list)
-        or not fields
-        or not all(isinstance(f, str) and f for f in fields)
-        or len(set(fields)) != len(fields)
-    ):
+    if not distinct_names(fields):
         raise MMBenchError(
             f"task file {where}: source.explode.fields must be a non-empty list of distinct"
             f" column names (one per item of an element, e.g. [question, answer]), not {fields!r}"
