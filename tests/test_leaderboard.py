@@ -68,22 +68,9 @@ def results(tmp_path: Path) -> Path:
     )
     write_result(res, "hf:b", metrics={"t2i_R@5": 0.70, "i2t_R@5": 0.55, "t2i_MdR": 2.0})
     write_result(res / "nested", "builtin:random", metrics={"t2i_R@5": 0.01, "i2t_R@5": 0.02})
-    write_result(
-        res,
-        "hf:a",
-        task="coco-captions",
-        metrics={"Bleu_4": 0.30, "CIDEr": 1.10},
-        headline="CIDEr",
-        task_type="captioning",
-    )
-    write_result(
-        res,
-        "hf:b",
-        task="coco-captions",
-        metrics={"Bleu_4": 0.35, "CIDEr": 1.05},
-        headline="CIDEr",
-        task_type="captioning",
-    )
+    captioning = {"task": "coco-captions", "headline": "CIDEr", "task_type": "captioning"}
+    for model, bleu, cider in (("hf:a", 0.30, 1.10), ("hf:b", 0.35, 1.05)):
+        write_result(res, model, metrics={"Bleu_4": bleu, "CIDEr": cider}, **captioning)
     # Things a results folder also holds, which must be skipped.
     (res / "coco-retrieval__hf_a.samples.jsonl").write_text('{"id": 1}\n', encoding="utf-8")
     (res / "config.json").write_text('{"seed": 0}', encoding="utf-8")
