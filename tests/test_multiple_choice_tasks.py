@@ -202,11 +202,8 @@ def test_mmbench_gold_answer_outside_the_options_is_an_error(tmp_path: Path) -> 
 
 def test_mmstar_reads_letters_and_option_texts(tmp_path: Path) -> None:
     data, _ = MCQ_BUILDERS["mmstar"](tmp_path)
-    output = evaluate(
-        "mmstar",
-        data,
-        ScriptedModel({"Which animal": "A", "How many cups": "B", "in the sky": "no idea"}),
-    )
+    model = ScriptedModel({"Which animal": "A", "How many cups": "B", "in the sky": "no idea"})
+    output = evaluate("mmstar", data, model)
     assert output.metrics == {"accuracy": 1 / 3, "unparsed": 1.0}
     assert output.breakdown["coarse perception"] == {"accuracy": 1.0, "n": 1}
     assert by_id(output)["0"]["prompt"] == (
@@ -225,11 +222,8 @@ def test_mmstar_reads_letters_and_option_texts(tmp_path: Path) -> None:
 
 def test_scienceqa_letter_rule_and_context_prompt(tmp_path: Path) -> None:
     data, _ = MCQ_BUILDERS["scienceqa-img"](tmp_path)
-    output = evaluate(
-        "scienceqa-img",
-        data,
-        ScriptedModel({"Which animal": "A", "planet": "A. Mars", "hot": "b"}),
-    )
+    model = ScriptedModel({"Which animal": "A", "planet": "A. Mars", "hot": "b"})
+    output = evaluate("scienceqa-img", data, model)
     assert output.metrics == {"accuracy": 2 / 3, "unparsed": 1.0}
     assert by_id(output)["0"]["prompt"] == (
         "Context: The picture was taken at home.\nWhich animal is shown?\nA. cat\nB. dog\n"
