@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmbench.data.items import IMAGE_MARKER
 from mmbench.errors import MMBenchError
-from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, GenerationInput, ModelOptions
+from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, GenerationInput
 from mmbench.models.common import dtype_name, stable_hash
 from mmbench.models.hf.adapter import (
     ADAPTER_VERSION,
@@ -37,7 +37,6 @@ from mmbench.models.hf.adapter import (
     to_device,
 )
 from mmbench.models.hf.families import GENERATOR
-from mmbench.models.hf.source import HFSource
 
 if TYPE_CHECKING:
     import torch
@@ -288,16 +287,10 @@ class HFGenerator(HFAdapter):
 
     capabilities = frozenset({GENERATE})
 
-    def __init__(
-        self,
-        source: HFSource,
-        model: Any,
-        processor: Any,
-        options: ModelOptions,
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(source, model, processor, options, *args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Takes `HFAdapter`'s arguments, then reads what generation needs from the model."""
+        super().__init__(*args, **kwargs)
+        source, model, processor, options = self.source, self.model, self.processor, self.options
         config = model.config
         tokenizer = getattr(processor, "tokenizer", None)
         self.encoder_decoder = bool(
