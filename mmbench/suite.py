@@ -3,9 +3,11 @@
 * Task lists: `--task a,b --task c` (commas or repeats), `group:NAME` for a group, a YAML file
   `groups/NAME.yaml` beside the task YAMLs (`{name, description, tasks: [...]}`; groups may name
   groups).
-* A run config (`--config run.yaml`): `models` (list of URIs), `tasks` (as on the command line)
-  and `options` (any `mmbench run` option by its long name, `-` or `_`: `batch_size: 16`); options
-  given on the command line win over the file.
+* A run config (`--config run.yaml`): `models` (a list of URIs, or of `{uri, model_args,
+  gen_kwargs}` mappings for settings of one model: a served model's `base_url` beside an `hf:`
+  model's `attn_implementation`), `tasks` (as on the command line) and `options` (any `mmbench
+  run` option by its long name, `-` or `_`: `batch_size: 16`); options given on the command line
+  win over the file, and a model's own settings over the run's `--model-args` / `--gen-kwargs`.
 * `run_suite` evaluates every (model, task) pair, model by model, loading each model once
   (`ModelPool`). A failing pair is recorded with its exit code and message and the others still
   run; the suite's exit code is the highest of its runs'.
@@ -26,6 +28,25 @@ GROUP_PREFIX = "group:"
 EXIT_USAGE = 2
 EXIT_INTERNAL = 4
 CONFIG_KEYS = ("models", "tasks", "options")
+MODEL_KEYS = ("uri", "model_args", "gen_kwargs")
+
+
+@dataclass(frozen=True)
+class SuiteModel:
+    """One model of a suite with its own settings, merged over the run's (theirs win)."""
+
+    uri: str
+    model_args: tuple[tuple[str, Any], ...] = ()
+    generation: tuple[tuple[str, Any], ...] = ()
+
+    def request(self, base: Any) -> Any:
+        """`base` (a `RunRequest`) for this model."""
+        return replace(
+            base,
+            model=self.uri,
+            model_args={**base.model_args, **dict(self.model_args)},
+            generation={**base.generation, **dict(self.generation)},
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +118,7 @@ def _expand(items: Iterable[str], names: list[str], seen_groups: tuple[str, ...]
 class RunConfigFile:
     """A `--config` file: models, tasks and option overrides (option name -> value)."""
 
-    models: list[str] = field(default_factory=list)
+    models: list[SuiteModel] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -120,12 +141,44 @@ def load_config(path: Path) -> RunConfigFile:
             f"config file {path}: unknown key {unknown[0]!r}"
             f"{did_you_mean(unknown[0], CONFIG_KEYS)}; keys: {', '.join(CONFIG_KEYS)}"
         )
-    models = _str_list(data.get("models"), "models", path)
+    raw_models = data.get("models") or []
+    if not isinstance(raw_models, list):
+        raw_models = [raw_models]
+    models = [_suite_model(entry, path) for entry in raw_models]
     tasks = _str_list(data.get("tasks"), "tasks", path)
     options = data.get("options") or {}
     if not isinstance(options, dict):
         raise MMBenchError(f"config file {path}: `options` must be a mapping of run options")
     return RunConfigFile(models, tasks, {str(k).replace("-", "_"): v for k, v in options.items()})
+
+
+def _suite_model(entry: Any, path: Path) -> SuiteModel:
+    """A `models:` entry: a URI, or a mapping with `uri` and optional `model_args` (a mapping or
+    lm-eval's `k=v,...` text) and `gen_kwargs` (a mapping)."""
+    from mmbench.models.args import parse_model_args
+
+    if isinstance(entry, str):
+        return SuiteModel(entry)
+    if not isinstance(entry, dict) or not isinstance(entry.get("uri"), str):
+        raise MMBenchError(
+            f"config file {path}: each `models` entry is a URI or a mapping with `uri`"
+            " (and optional model_args, gen_kwargs)"
+        )
+    unknown = [k for k in entry if k not in MODEL_KEYS]
+    if unknown:
+        raise MMBenchError(
+            f"config file {path}: model {entry['uri']!r} has unknown key {unknown[0]!r}"
+            f"{did_you_mean(str(unknown[0]), MODEL_KEYS)}; keys: {', '.join(MODEL_KEYS)}"
+        )
+    args = entry.get("model_args") or {}
+    if isinstance(args, str):
+        args = parse_model_args(args)
+    generation = entry.get("gen_kwargs") or {}
+    if not isinstance(args, dict) or not isinstance(generation, dict):
+        raise MMBenchError(
+            f"config file {path}: model {entry['uri']!r}: model_args and gen_kwargs are mappings"
+        )
+    return SuiteModel(entry["uri"], tuple(args.items()), tuple(generation.items()))
 
 
 def _str_list(value: Any, key: str, path: Path) -> list[str]:
@@ -173,7 +226,7 @@ class PairOutcome:
 
 def run_suite(
     base: Any,
-    models: list[str],
+    models: list[SuiteModel],
     tasks: list[str],
     on_done: Callable[[PairOutcome], None],
     progress: Callable[[str], None] | None = None,
@@ -186,11 +239,12 @@ def run_suite(
     pool = ModelPool()
     done: list[PairOutcome] = []
     total = len(models) * len(tasks)
-    for model in models:
+    for entry in models:
+        model = entry.uri
         for task in tasks:
             if progress is not None:
                 progress(f"run {len(done) + 1}/{total}: {model} x {task}")
-            request = replace(base, model=model, task=task)
+            request = replace(entry.request(base), task=task)
             try:
                 outcome = run(request, models=pool)
                 pair = PairOutcome(model, task, outcome.exit_code, outcome)

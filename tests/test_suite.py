@@ -174,6 +174,27 @@ def test_config_file_and_command_line_priority(tmp_path, groups):
     assert data["config"]["batch_size_requested"] == 8  # the command line wins over the file
 
 
+def test_config_models_carry_their_own_settings(tmp_path, counting):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            models:
+              - uri: py:{counting}:make
+                model_args: "width=2,tag=a"
+              - {{uri: "py:{counting}:make", model_args: {{width: 3}}}}
+            tasks: [mini-retrieval]
+            options: {{limit: 4}}
+            """
+        )
+    )
+    assert _run(tmp_path, "--config", str(config), "--model-args", "tag=b") == 0
+    results = (json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.json"))
+    args = sorted((r["config"]["model_args"] for r in results), key=lambda a: a["width"])
+    # each model's own settings win over the run's --model-args; both runs are kept
+    assert args == [{"tag": "a", "width": 2}, {"tag": "b", "width": 3}]
+
+
 def test_config_errors(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("models: [builtin:random]\ntask: [mini-retrieval]\n")
@@ -182,6 +203,14 @@ def test_config_errors(tmp_path, capsys):
     config.write_text("models: [builtin:random]\ntasks: [mini-retrieval]\noptions: {limt: 3}\n")
     assert _run(tmp_path, "--config", str(config)) == 2
     assert "did you mean 'limit'" in capsys.readouterr().err
+    config.write_text(
+        "models: [{uri: builtin:random, model_arg: {a: 1}}]\ntasks: [mini-retrieval]\n"
+    )
+    with pytest.raises(MMBenchError, match=r"unknown key 'model_arg'.*did you mean 'model_args'"):
+        load_config(config)
+    config.write_text("models: [{model: builtin:random}]\ntasks: [mini-retrieval]\n")
+    with pytest.raises(MMBenchError, match="a mapping with `uri`"):
+        load_config(config)
 
 
 def test_limit_fraction_recorded_as_rows(tmp_path):

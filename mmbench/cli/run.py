@@ -177,7 +177,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if config is not None:
         _apply_config(args, config.options)
     include_paths(args.include_path)
-    models = list(dict.fromkeys(args.model or (config.models if config else [])))
+    given = [suite.SuiteModel(uri) for uri in args.model or []]
+    candidates = given or (config.models if config else [])
+    models = [m for i, m in enumerate(candidates) if m not in candidates[:i]]  # once each
     tasks = suite.expand_tasks(args.task or (config.tasks if config else []))
     if not models:
         raise MMBenchError(
@@ -192,7 +194,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     quiet = getattr(args, "verbosity", "info") == "quiet"
     request = RunRequest(
-        model=models[0],
+        model=models[0].uri,
         task=tasks[0],
         output_dir=args.output_dir,
         limit=args.limit,
