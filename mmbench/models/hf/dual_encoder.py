@@ -18,12 +18,7 @@ from mmbench.models.base import (
     encoder_preprocessor,
 )
 from mmbench.models.common import MICRO_BATCH, dtype_name, run_fixed_chunks, stable_hash
-from mmbench.models.hf.adapter import (
-    ADAPTER_VERSION,
-    HFAdapter,
-    preprocessing_identity,
-    to_device,
-)
+from mmbench.models.hf.adapter import ADAPTER_VERSION, HFAdapter, preprocessing_identity, to_device
 from mmbench.models.hf.families import DUAL_ENCODER
 from mmbench.models.hf.pixels import DEVICE_STEPS, DevicePixels, value_table
 from mmbench.models.hf.source import HFSource

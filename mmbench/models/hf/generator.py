@@ -30,12 +30,7 @@ from mmbench.data.items import IMAGE_MARKER
 from mmbench.errors import MMBenchError
 from mmbench.models.base import GENERATE, GENERATE_MULTI_IMAGE, GenerationInput
 from mmbench.models.common import dtype_name, stable_hash
-from mmbench.models.hf.adapter import (
-    ADAPTER_VERSION,
-    HFAdapter,
-    preprocessing_identity,
-    to_device,
-)
+from mmbench.models.hf.adapter import ADAPTER_VERSION, HFAdapter, preprocessing_identity, to_device
 from mmbench.models.hf.families import GENERATOR
 
 if TYPE_CHECKING:
