@@ -149,3 +149,12 @@ def assert_image_matters(adapter, photos) -> None:
     """The same prompt over different photos gets different answers: pixels reach the model."""
     answers = run(adapter, GENERATE, [GenerationInput((im,), "what is this") for im in photos])
     assert len(set(answers)) > 1, answers
+
+
+def assert_chat_answers(adapter, model, processor, requests, photos) -> None:
+    """mmbench answers `requests` as the model card's chat template and `generate` do
+    (`chat_reference`), not every answer is empty, and the answers depend on the image."""
+    got = run(adapter, GENERATE, requests)
+    assert got == chat_reference(model, processor, [chat(r.images, r.prompt) for r in requests])
+    assert any(got)
+    assert_image_matters(adapter, photos)
