@@ -8,7 +8,7 @@ exits with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TypeVar
 
 _Entry = TypeVar("_Entry")
@@ -53,3 +53,26 @@ def check_template(template: str, fields: Mapping[str, object], what: str, allow
         raise MMBenchError(
             f"{what} {template!r} may use only {allowed} ({type(err).__name__}: {err})"
         ) from err
+
+
+def check_keys(
+    raw: Mapping[str, object],
+    allowed: Collection[str],
+    required: Iterable[str],
+    *,
+    unknown: str,
+    missing: str,
+    fix: str,
+) -> None:
+    """Check the keys of a YAML mapping: keys outside `allowed` raise the one-line
+    `MMBenchError` "{unknown} key(s) a, b{did you mean}; allowed: {allowed}" (sorted, the hint
+    for the first), then `required` keys it lacks "{missing} key(s) c, d{fix}"."""
+    extra = sorted(set(raw) - set(allowed))
+    if extra:
+        raise MMBenchError(
+            f"{unknown} key(s) {', '.join(extra)}{did_you_mean(extra[0], allowed)};"
+            f" allowed: {', '.join(allowed)}"
+        )
+    absent = [k for k in required if k not in raw]
+    if absent:
+        raise MMBenchError(f"{missing} key(s) {', '.join(absent)}{fix}")

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mmbench.data.media import RawFrames
-from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.errors import MMBenchError, check_keys, did_you_mean
 
 EXPLODE_KEYS = ("column", "fields", "id_from", "id_column")
 RAW_FRAMES_KEYS = ("column", "frames", "height", "width", "channels")
@@ -124,17 +124,14 @@ def _check_keys(
 ) -> None:
     if not isinstance(raw, dict):
         raise MMBenchError(f"task file {where}: source.{key} must be a mapping like {example}")
-    unknown = sorted(set(raw) - set(allowed))
-    if unknown:
-        raise MMBenchError(
-            f"task file {where}: unknown source.{key} key(s) {', '.join(unknown)}"
-            f"{did_you_mean(unknown[0], allowed)}; allowed: {', '.join(allowed)}"
-        )
-    missing = [k for k in required if k not in raw]
-    if missing:
-        raise MMBenchError(
-            f"task file {where}: source.{key} needs key(s) {', '.join(missing)}, e.g. {example}"
-        )
+    check_keys(
+        raw,
+        allowed,
+        required,
+        unknown=f"task file {where}: unknown source.{key}",
+        missing=f"task file {where}: source.{key} needs",
+        fix=f", e.g. {example}",
+    )
 
 
 def _name(raw: dict[str, Any], key: str, sub: str, where: str) -> str:

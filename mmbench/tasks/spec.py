@@ -17,7 +17,7 @@ from mmbench.data.join import parse_join
 from mmbench.data.media_paths import parse_media_path
 from mmbench.data.rows import parse_explode, parse_raw_frames
 from mmbench.data.sources import SOURCE_KEYS, SourceSpec
-from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.errors import MMBenchError, check_keys
 
 TOP_LEVEL_KEYS = {
     "name": "task name (must equal the file name without .yaml)",
@@ -95,19 +95,14 @@ def parse_spec(data: Any, path: Path) -> TaskSpec:
     where = str(path)
     if not isinstance(data, dict):
         raise MMBenchError(f"task file {where} must hold a YAML mapping; see docs/tasks.md")
-    unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
-    if unknown:
-        hint = did_you_mean(unknown[0], TOP_LEVEL_KEYS)
-        raise MMBenchError(
-            f"task file {where} has unknown key(s) {', '.join(unknown)}{hint};"
-            f" allowed: {', '.join(TOP_LEVEL_KEYS)}"
-        )
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if missing:
-        raise MMBenchError(
-            f"task file {where} is missing required key(s) {', '.join(missing)};"
-            " see docs/tasks.md for the schema"
-        )
+    check_keys(
+        data,
+        TOP_LEVEL_KEYS,
+        REQUIRED_KEYS,
+        unknown=f"task file {where} has unknown",
+        missing=f"task file {where} is missing required",
+        fix="; see docs/tasks.md for the schema",
+    )
     name = _typed(data, "name", str, where)
     if path.suffix in (".yaml", ".yml") and path.stem != name:
         raise MMBenchError(f"task file {where} declares name {name!r}; rename the file or the name")
