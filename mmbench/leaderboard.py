@@ -47,7 +47,6 @@ from mmbench.results import (
     finite_float,
     has_result_sections,
     load_result,
-    result_intervals,
     result_sections,
     safe_name,
 )
@@ -278,7 +277,8 @@ def _try_entry(path: Path, warnings: list[str]) -> _Entry | None:
 
 
 def _entry(path: Path, data: dict[str, Any]) -> _Entry:
-    task, model, metrics = result_sections(path, data)
+    sections = result_sections(path, data)
+    task, model = sections.task, sections.model
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     failures = data.get("failures") if isinstance(data.get("failures"), dict) else {}
     settings = {
@@ -294,8 +294,8 @@ def _entry(path: Path, data: dict[str, Any]) -> _Entry:
         headline=task.get("headline") or None,
         model=str(model["uri"]),
         model_fingerprint=str(model.get("fingerprint") or ""),
-        metrics={str(k): finite_float(v) for k, v in metrics.items()},
-        ci=result_intervals(data),
+        metrics=sections.metrics,
+        ci=sections.ci,
         n=task.get("n"),
         mmbench_version=str(data.get("mmbench_version") or ""),
         created_at=str(data.get("created_at") or ""),

@@ -318,30 +318,34 @@ def has_result_sections(data: Any) -> bool:
     return isinstance(data, dict) and all(k in data for k in RESULT_SECTIONS)
 
 
-def result_sections(
-    path: Path, data: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The task, model and metrics objects of the result `data` read from `path`; a one-line
-    `MMBenchError` when the task has no name, the metrics are not an object or the model has
-    no uri (the fields every reader of results keys on)."""
+@dataclass(frozen=True)
+class ResultSections:
+    """What every reader of result files keys on: the task and model objects, the metric
+    values as finite floats (None where not a finite number) and the valid intervals."""
+
+    task: dict[str, Any]
+    model: dict[str, Any]
+    metrics: dict[str, float | None]
+    ci: dict[str, tuple[float, float]]
+
+
+def result_sections(path: Path, data: dict[str, Any]) -> ResultSections:
+    """The sections of the result `data` read from `path`; a one-line `MMBenchError` when the
+    task has no name, the metrics are not an object or the model has no uri. `ci` entries that
+    are not two finite numbers (a hand-edited or older result) are left out."""
     task, model, metrics = data.get("task"), data.get("model"), data.get("metrics")
     if not (isinstance(task, dict) and "name" in task and isinstance(metrics, dict)):
         raise MMBenchError(f"{str(path)!r} is not an mmbench result (malformed task or metrics)")
     if not (isinstance(model, dict) and "uri" in model):
         raise MMBenchError(f"{str(path)!r} is not an mmbench result (model has no uri)")
-    return task, model, metrics
-
-
-def result_intervals(data: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """The result's `ci` as metric -> (lo, hi), leaving out entries that are not two finite
-    numbers (a hand-edited or older result may hold them)."""
     intervals: dict[str, tuple[float, float]] = {}
     for name, bounds in (data.get("ci") or {}).items():
         if isinstance(bounds, list | tuple) and len(bounds) == 2:
             lo, hi = finite_float(bounds[0]), finite_float(bounds[1])
             if lo is not None and hi is not None:
                 intervals[str(name)] = (lo, hi)
-    return intervals
+    values = {str(k): finite_float(v) for k, v in metrics.items()}
+    return ResultSections(task, model, values, intervals)
 
 
 def _json_default(value: Any) -> Any:

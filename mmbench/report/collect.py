@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.errors import MMBenchError
-from mmbench.results import (
-    finite_float,
-    has_result_sections,
-    load_result,
-    result_intervals,
-    result_sections,
-    safe_name,
-)
+from mmbench.results import has_result_sections, load_result, result_sections, safe_name
 
 
 @dataclass
@@ -113,8 +106,8 @@ def _try_result(path: Path) -> dict[str, Any] | None:
 
 
 def _run(path: Path, data: dict[str, Any]) -> Run:
-    task, model, metrics = result_sections(path, data)
-    values = {str(k): finite_float(v) for k, v in metrics.items()}
+    sections = result_sections(path, data)
+    task, model, values = sections.task, sections.model, sections.metrics
     name, uri = str(task["name"]), str(model["uri"])
     headline = str(task.get("headline") or next(iter(values), ""))
     digest = hashlib.sha256(f"{name}\0{uri}".encode()).hexdigest()[:8]
@@ -125,7 +118,7 @@ def _run(path: Path, data: dict[str, Any]) -> Run:
         model=uri,
         headline=headline,
         metrics=values,
-        ci=result_intervals(data),
+        ci=sections.ci,
         created_at=str(data.get("created_at") or ""),
         id=f"{safe_name(name)[:40]}__{safe_name(uri)[:40]}-{digest}",
     )
