@@ -34,6 +34,7 @@ pytest.importorskip("skimage.data")  # the `photos` fixture
 from helpers.hf_models import (  # noqa: E402
     TEXTS,
     assert_one_line,
+    build_all,
     build_blip,
     build_clip,
     build_llava,
@@ -50,15 +51,12 @@ CPU = ModelOptions(device="cpu")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+BUILDERS = {"clip": build_clip, "siglip": build_siglip, "blip": build_blip, "llava": build_llava}
+
+
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hf")
-    return {
-        "clip": build_clip(root / "clip"),
-        "siglip": build_siglip(root / "siglip"),
-        "blip": build_blip(root / "blip"),
-        "llava": build_llava(root / "llava"),
-    }
+    return build_all(tmp_path_factory.mktemp("hf"), BUILDERS)
 
 
 @pytest.fixture(scope="module")

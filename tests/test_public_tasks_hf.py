@@ -24,7 +24,7 @@ from mmbench.tasks import load_task
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from helpers.hf_models import build_blip, build_clip  # noqa: E402
+from helpers.hf_models import build_all, build_blip, build_clip  # noqa: E402
 from helpers.hub_copies import BUILDERS, PUBLIC_TASKS  # noqa: E402
 from helpers.mcq_models import build_idefics3  # noqa: E402
 from helpers.runs import assert_all_metrics  # noqa: E402
@@ -61,15 +61,17 @@ def build_small_text_clip(path: Path) -> Path:
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+MODELS = {
+    "clip": build_clip,
+    "clip-small-text": build_small_text_clip,
+    "blip": build_blip,
+    "idefics3": build_idefics3,
+}
+
+
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("hf-models")
-    return {
-        "clip": build_clip(root / "clip"),
-        "clip-small-text": build_small_text_clip(root / "clip-small-text"),
-        "blip": build_blip(root / "blip"),
-        "idefics3": build_idefics3(root / "idefics3"),
-    }
+    return build_all(tmp_path_factory.mktemp("hf-models"), MODELS)
 
 
 def test_every_public_task_type_has_a_tiny_model() -> None:

@@ -202,6 +202,11 @@ def build_llava(path: Path, seed: int = 3, layers: int = 2, **vocabulary) -> Pat
     return save(LlavaForConditionalGeneration, config, processor, path, seed)
 
 
+def build_all(root: Path, builders: dict[str, Any]) -> dict[str, Path]:
+    """Each builder's checkpoint saved in `root / name`: name -> that folder."""
+    return {name: build(root / name) for name, build in builders.items()}
+
+
 def reference(path, kind: str):
     """The same checkpoint loaded directly with transformers: (model, processor); `kind` is "dual"
     (AutoModel) or anything else (AutoModelForImageTextToText)."""
