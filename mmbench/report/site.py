@@ -24,7 +24,8 @@ import itertools
 import json
 import math
 import shutil
-from dataclasses import dataclass, field
+import string
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -43,8 +44,30 @@ from mmbench.results import atomic_write_text, check_writable
 CHUNK = 250
 #: marks a folder as a report, so a rebuild may replace its generated parts
 MARKER = ".mmbench-report"
-PAGES = {"index.html": "index.html", "compare.html": "compare.html"}
 ASSETS = ("report.css", "common.js", "index.js", "run.js", "compare.js")
+
+
+@dataclass(frozen=True)
+class PageHead:
+    """The values of a page's head (`static/head.html`, the same for every page, so the pages
+    share one Content-Security-Policy); the page's body is `static/<page name>`."""
+
+    title: str
+    #: the report folder, relative to the page
+    root: str
+    #: the data script the page starts from
+    data: str
+    #: the page's own script in assets/
+    script: str
+
+
+#: pages at the top of the report
+PAGES = {
+    "index.html": PageHead("mmbench report", "", "data/index.js", "index.js"),
+    "compare.html": PageHead("mmbench: compare two models", "", "data/index.js", "compare.js"),
+}
+#: the sample view, written as runs/<run>/index.html
+RUN_PAGE = PageHead("mmbench samples", "../../", "meta.js", "run.js")
 
 
 @dataclass
@@ -92,10 +115,17 @@ def build_report(
     return summary
 
 
+def _page(name: str, head: PageHead) -> str:
+    """The page `name`: the shared head filled in with `head`, then the page's own body."""
+    static = resources.files("mmbench.report") / "static"
+    template = string.Template((static / "head.html").read_text(encoding="utf-8"))
+    return template.substitute(asdict(head)) + (static / name).read_text(encoding="utf-8")
+
+
 def _copy_static(out_dir: Path) -> None:
     static = resources.files("mmbench.report") / "static"
-    for name, target in PAGES.items():
-        atomic_write_text(out_dir / target, (static / name).read_text(encoding="utf-8"))
+    for name, head in PAGES.items():
+        atomic_write_text(out_dir / name, _page(name, head))
     for name in ASSETS:
         atomic_write_text(out_dir / "assets" / name, (static / name).read_text(encoding="utf-8"))
 
@@ -159,8 +189,7 @@ def _write_run(
 ) -> list[tuple[str, bool | None]]:
     """Write the run's page, meta, chunks and id index; return each sample's (id, failure)."""
     folder = out_dir / "runs" / run.id
-    static = resources.files("mmbench.report") / "static"
-    atomic_write_text(folder / "index.html", (static / "run.html").read_text(encoding="utf-8"))
+    atomic_write_text(folder / "index.html", _page("run.html", RUN_PAGE))
     outcomes = []
     rows = []
     for position, sample in enumerate(records):
