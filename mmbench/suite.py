@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mmbench.errors import MMBenchError, did_you_mean
+from mmbench.errors import MMBenchError, check_keys, did_you_mean
 from mmbench.verbosity import failure
 
 GROUP_PREFIX = "group:"
@@ -164,12 +164,8 @@ def _suite_model(entry: Any, path: Path) -> SuiteModel:
             f"config file {path}: each `models` entry is a URI or a mapping with `uri`"
             " (and optional model_args, gen_kwargs)"
         )
-    unknown = [k for k in entry if k not in MODEL_KEYS]
-    if unknown:
-        raise MMBenchError(
-            f"config file {path}: model {entry['uri']!r} has unknown key {unknown[0]!r}"
-            f"{did_you_mean(str(unknown[0]), MODEL_KEYS)}; keys: {', '.join(MODEL_KEYS)}"
-        )
+    where = f"config file {path}: model {entry['uri']!r} has"
+    check_keys(entry, MODEL_KEYS, (), unknown=f"{where} unknown", missing=where, fix="")
     args = entry.get("model_args") or {}
     if isinstance(args, str):
         args = parse_model_args(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from mmbench.cli.common import add_include_path, include_paths, positive_int
@@ -184,17 +185,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from mmbench.table import format_metrics
 
     include_paths(args.include_path)
-    outcome = score(
-        ScoreRequest(
-            task=args.task,
-            predictions=args.predictions,
-            model_name=args.model_name,
-            output_dir=args.output_dir,
-            data_dir=args.data_dir,
-            bootstrap=args.bootstrap,
-            seed=args.seed,
-        )
-    )
+    # every ScoreRequest field is a `score` option of the same name
+    outcome = score(ScoreRequest(**{f.name: getattr(args, f.name) for f in fields(ScoreRequest)}))
     print(format_metrics(outcome.result.metrics, outcome.result.ci))
     print(outcome.path)
     return outcome.exit_code
