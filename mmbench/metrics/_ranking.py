@@ -55,7 +55,7 @@ SimilarityFn = Callable[[slice, slice | Tensor], Tensor]
 _CPU_TILE_ELEMENTS = 1 << 20
 _GPU_TILE_ELEMENTS = 1 << 26
 # Pairs per canonical-score batch: bounds the gathered [d, pairs] operands (~64 MB at d=512).
-_EXACT_PAIRS_PER_BATCH = 16384
+_EXACT_PAIRS_PER_BATCH = 4096
 # Rows per positive group for a callable scorer: fixed, so its positive scores never depend on
 # chunk_size.
 _CALLABLE_GROUP_ROWS = 64
@@ -141,28 +141,44 @@ class EmbeddingScorer:
         out = torch.empty(len(query), dtype=torch.float64, device=self.device)
         for start in range(0, len(query), _EXACT_PAIRS_PER_BATCH):
             stop = min(start + _EXACT_PAIRS_PER_BATCH, len(query))
-            # Coordinates as rows ([d, pairs]), so each step below reads contiguous memory.
-            q = self.queries[query[start:stop].to(self.device)].T.contiguous()
-            i = self.items[item[start:stop].to(self.device)].T.contiguous()
-            acc = q[0].double() * i[0].double()
-            for k in range(1, len(q)):
-                # A product (exact in float64 for float32 inputs), then one rounded addition:
-                # separate operations, so no fused multiply-add changes the rounding by device.
-                acc += q[k].double() * i[k].double()
-            out[start:stop] = acc
+            q = self.queries[query[start:stop].to(self.device)]
+            i = self.items[item[start:stop].to(self.device)]
+            out[start:stop] = coordinate_order_dot(q, i)
         return out
 
     def margin(self) -> float:
         _check_matmul_precision(self.device)
         dim = self.queries.shape[1]
+        # Norms in the inputs' own dtype, widened by their own rounding bound.
         norms = (
-            float(torch.linalg.vector_norm(m.to(torch.float64), dim=-1).max())
+            float(torch.linalg.vector_norm(m, dim=-1).max()) * (1 + 2 * _gamma(dim, m.dtype))
             for m in (self.queries, self.items)
         )
         # |computed - exact| <= gamma_d * sum_k |q_k i_k| <= gamma_d * |q| |i| for a d-term dot
         # product summed in any order (Higham, Accuracy and Stability, eq. 3.5), for the tile
         # and for the canonical float64 value alike.
         return (_gamma(dim, self.queries.dtype) + _gamma(dim, torch.float64)) * math.prod(norms)
+
+
+def coordinate_order_dot(q: Tensor, i: Tensor) -> Tensor:
+    """Row-wise dot products in float64, accumulated in coordinate order (the canonical score).
+
+    Each product of float32 values is exact in float64, then each addition is one correctly
+    rounded operation in the order k = 0, 1, ..., d - 1. On a CPU that is a cumulative sum along
+    the row (torch scans each row sequentially); elsewhere, where scans run in parallel, an
+    explicit loop over the coordinates (a product, then an addition: no fused multiply-add).
+    """
+    if q.device.type == "cpu":
+        return torch.cumsum(q.double() * i.double(), dim=1)[:, -1]
+    return _dot_coordinate_loop(q, i)
+
+
+def _dot_coordinate_loop(q: Tensor, i: Tensor) -> Tensor:
+    q, i = q.T.contiguous(), i.T.contiguous()  # coordinates as rows: contiguous reads below
+    acc = q[0].double() * i[0].double()
+    for k in range(1, len(q)):
+        acc += q[k].double() * i[k].double()
+    return acc
 
 
 def _gamma(n: int, dtype: torch.dtype) -> float:
@@ -327,33 +343,47 @@ class _Scratch:
 def _tally(block: Tensor, side: _Side, r0: int, c0: int, scratch: _Scratch) -> None:
     """Count the tile at (r0, c0) into `side`: sure counts (values >= `high`) and near ties.
 
-    Near ties (low <= value < high) are the entries where the 0/1 masks `value >= low` and
-    `value >= high` differ, looked for only in the rows (columns) whose two counts differ.
+    One pass finds the lines (rows, or columns for the item side) holding any value >= `low`;
+    usually few hold one (a line's competitors at or above its threshold are its rank), so only
+    those lines are compared again, against `high`, to split sure counts from near ties
+    (low <= value < high). When many lines hold one, the whole tile is compared again instead.
     Counting is a matrix-vector product with a float 0/1 mask (one BLAS call): torch reduces a
     bool mask only after converting it to integers, which costs more than the comparison.
     """
     per_row = side.per_row
     span = slice(r0, r0 + block.shape[0]) if per_row else slice(c0, c0 + block.shape[1])
     low, high = side.band.low[span], side.band.high[span]
-    low, high = (low[:, None], high[:, None]) if per_row else (low[None, :], high[None, :])
-    above_high, at_least_low = scratch.masks((block.shape[0], block.shape[1]))
+    at_least_low, above_high = scratch.masks((block.shape[0], block.shape[1]))
     ones = scratch.ones(block.shape[1] if per_row else block.shape[0])
-    torch.ge(block, high, out=above_high)
-    torch.ge(block, low, out=at_least_low)
-    sure_here = torch.mv(above_high if per_row else above_high.T, ones)
-    side.sure[span] += sure_here
-    lines = (torch.mv(at_least_low if per_row else at_least_low.T, ones) > sure_here).nonzero()
+    torch.ge(block, low[:, None] if per_row else low[None, :], out=at_least_low)
+    count_low = torch.mv(at_least_low if per_row else at_least_low.T, ones)
+    lines = count_low.nonzero().flatten()
     if len(lines) == 0:
         return
-    near = at_least_low.sub_(above_high)
-    lines = lines.flatten()
-    if 4 * len(lines) >= len(sure_here):  # near ties in many lines: one pass over the tile
-        row, col = near.nonzero(as_tuple=True)
+    if 4 * len(lines) >= len(low):  # many lines: compare the whole tile again
+        torch.ge(block, high[:, None] if per_row else high[None, :], out=above_high)
+        count_high = torch.mv(above_high if per_row else above_high.T, ones)
+        side.sure[span] += count_high
+        lines = (count_low > count_high).nonzero().flatten()  # the lines with a near tie
+        if len(lines) == 0:
+            return
+        near = at_least_low.sub_(above_high)
+        near = near[lines] if per_row else near[:, lines]
     elif per_row:
-        local, col = near[lines].nonzero(as_tuple=True)
+        part = block[lines]
+        above = part >= high[lines, None]
+        side.sure[span].index_add_(0, lines, above.sum(dim=1).to(side.sure.dtype))
+        near = (part >= low[lines, None]) & ~above
+    else:
+        part = block[:, lines]
+        above = part >= high[None, lines]
+        side.sure[span].index_add_(0, lines, above.sum(dim=0).to(side.sure.dtype))
+        near = (part >= low[None, lines]) & ~above
+    if per_row:
+        local, col = near.nonzero(as_tuple=True)
         row = lines[local]
     else:
-        row, local = near[:, lines].nonzero(as_tuple=True)
+        row, local = near.nonzero(as_tuple=True)
         col = lines[local]
     side.near_query.append(row + r0)
     side.near_item.append(col + c0)

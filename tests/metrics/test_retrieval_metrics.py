@@ -317,6 +317,27 @@ def test_block_shape_dependent_rounding_never_changes_ranks(monkeypatch):
         assert torch.equal(ranks.t2i_ranks, ref_t2i), f"t2i differs at chunk_size={chunk}"
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_canonical_score_is_the_coordinate_order_float64_sum(dtype):
+    """Reference: Python floats (IEEE double), products then additions in coordinate order."""
+    from mmbench.metrics._ranking import _dot_coordinate_loop, coordinate_order_dot
+
+    g = torch.Generator().manual_seed(2)
+    q, i = (
+        torch.randn(40, 512, generator=g, dtype=dtype),
+        torch.randn(40, 512, generator=g, dtype=dtype),
+    )
+    expected = []
+    for row_q, row_i in zip(q.tolist(), i.tolist(), strict=True):
+        total = 0.0
+        for a, b in zip(row_q, row_i, strict=True):
+            total = total + a * b
+        expected.append(total)
+    expected = torch.tensor(expected, dtype=torch.float64)
+    assert torch.equal(coordinate_order_dot(q, i), expected)  # the CPU path (a row scan)
+    assert torch.equal(_dot_coordinate_loop(q, i), expected)  # the path other devices take
+
+
 def test_reduced_precision_matmul_is_refused():
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("medium")
