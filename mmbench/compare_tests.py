@@ -12,8 +12,8 @@ from mmbench.sample_diff import diff_metric, flipped_samples
 from mmbench.significance import pair_samples, read_samples, samples_path, test_metrics
 
 if TYPE_CHECKING:
-    from mmbench.compare import CompareReport
     from mmbench.compare_inputs import Record
+    from mmbench.compare_report import CompareReport
 
 
 def attach_tests(

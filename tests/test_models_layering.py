@@ -98,3 +98,31 @@ def test_adapter_code_hash_covers_the_hf_package_and_shared_helpers(
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     assert adapter_code_hash() != before
+
+
+def test_no_import_cycle_in_the_whole_package_counting_deferred_imports() -> None:
+    """The same rule for every mmbench module (issue 12: no cycle, deferred imports included)."""
+    root = MODELS.parent
+
+    def name_of(path: Path) -> str:
+        parts = ("mmbench", *path.relative_to(root).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    paths = {name_of(p): p for p in root.rglob("*.py")}
+    known = set(paths)
+    graph = {name: imported_modules(path, known) - {name} for name, path in paths.items()}
+    assert graph["mmbench"] == set()  # so `import mmbench` (for the version) closes no cycle
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join([*path, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])

@@ -166,7 +166,8 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         run,
         "also read task YAMLs (and groups/) from DIR, before MMBENCH_TASKS_PATH (repeatable)",
     )
-    run.set_defaults(handler=_cmd_run)
+    # the parser itself travels with the arguments: --config checks its options against it
+    run.set_defaults(handler=_cmd_run, run_parser=run)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -255,18 +256,15 @@ def _print_outcome(outcome: Any) -> int:
 
 
 #: run options a config file may not set (they choose what runs, or are the config itself)
-_NOT_CONFIG_OPTIONS = {"help", "config", "model", "task", "handler", "output"}
+_NOT_CONFIG_OPTIONS = {"help", "config", "model", "task", "handler", "run_parser", "output"}
 
 
 def _apply_config(args: argparse.Namespace, options: dict[str, Any]) -> None:
     """Set run options from a config file where the command line left them at their default,
     converting text values as the command line would."""
-    from mmbench.cli import build_parser
     from mmbench.errors import did_you_mean
 
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    actions = {a.dest: a for a in commands.choices["run"]._actions}
+    actions = {a.dest: a for a in args.run_parser._actions}
     allowed = sorted(set(actions) - _NOT_CONFIG_OPTIONS)
     for key, value in options.items():
         action = actions.get(key)

@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import mmbench
+import mmbench.report.samples as sample_rules
 from mmbench.cost import cost_of
 from mmbench.errors import MMBenchError
 from mmbench.metrics.registry import lower_is_better
-from mmbench.report import samples as sample_rules
 from mmbench.report.collect import Run, collect_runs
 from mmbench.report.media import TaskMedia, task_media
 from mmbench.results import atomic_write_text, check_writable
