@@ -17,8 +17,11 @@ MODELS = Path(mmbench.models.__file__).parent
 HF_ORDER = ["loading", "dual_encoder", "generator", "adapter", "families", "source", "model_args"]
 
 
+PACKAGE = MODELS.parent
+
+
 def module_name(path: Path) -> str:
-    parts = ("mmbench", "models", *path.relative_to(MODELS).with_suffix("").parts)
+    parts = ("mmbench", *path.relative_to(PACKAGE).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -34,14 +37,19 @@ def imported_modules(path: Path, known: set[str]) -> set[str]:
     return {name for name in found if name in known}
 
 
-def model_graph() -> dict[str, set[str]]:
-    paths = {module_name(p): p for p in MODELS.rglob("*.py")}
+def import_graph(folder: Path) -> dict[str, set[str]]:
+    """Module -> the modules of `folder` (a package folder under mmbench/) it imports."""
+    paths = {module_name(p): p for p in folder.rglob("*.py")}
     known = set(paths)
     return {name: imported_modules(path, known) - {name} for name, path in paths.items()}
 
 
-def test_no_import_cycle_in_models_counting_deferred_imports() -> None:
-    graph = model_graph()
+def model_graph() -> dict[str, set[str]]:
+    return import_graph(MODELS)
+
+
+def assert_no_cycle(graph: dict[str, set[str]]) -> None:
+    """Fail naming the first import cycle found by a depth-first walk of `graph`."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
     def visit(node: str, path: list[str]) -> None:
@@ -56,6 +64,10 @@ def test_no_import_cycle_in_models_counting_deferred_imports() -> None:
     for node in sorted(graph):
         if node not in state:
             visit(node, [])
+
+
+def test_no_import_cycle_in_models_counting_deferred_imports() -> None:
+    assert_no_cycle(model_graph())
 
 
 def test_hf_modules_import_only_modules_below_them() -> None:
@@ -102,27 +114,6 @@ def test_adapter_code_hash_covers_the_hf_package_and_shared_helpers(
 
 def test_no_import_cycle_in_the_whole_package_counting_deferred_imports() -> None:
     """The same rule for every mmbench module (issue 12: no cycle, deferred imports included)."""
-    root = MODELS.parent
-
-    def name_of(path: Path) -> str:
-        parts = ("mmbench", *path.relative_to(root).with_suffix("").parts)
-        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-    paths = {name_of(p): p for p in root.rglob("*.py")}
-    known = set(paths)
-    graph = {name: imported_modules(path, known) - {name} for name, path in paths.items()}
+    graph = import_graph(PACKAGE)
     assert graph["mmbench"] == set()  # so `import mmbench` (for the version) closes no cycle
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                pytest.fail("import cycle: " + " -> ".join([*path, node, nxt]))
-            if nxt not in state:
-                visit(nxt, [*path, node])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [])
+    assert_no_cycle(graph)
