@@ -9,29 +9,13 @@ import logging
 import pytest
 import torch
 from helpers.hf_models import build_clip
+from helpers.media import MemoryItem
 
 from mmbench.engine import Engine, EngineConfig
 from mmbench.models import load_model
 from mmbench.models.base import ModelOptions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-class _Item:
-    """An engine item held in memory; `None` stands for an unreadable medium."""
-
-    def __init__(self, value, key: str):
-        self.value, self.key = value, key
-
-    def load(self):
-        from mmbench.errors import MediaError
-
-        if self.value is None:
-            raise MediaError(f"cannot decode {self.key}")
-        return self.value, None
-
-    def content_key(self):
-        return self.key
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +46,7 @@ def _run(adapter, capability, items, workers, monkeypatch):
 def test_images_split_across_workers_equal_whole_batches(adapter, photos, monkeypatch, caplog):
     values = [photos[i % len(photos)].rotate(7 * i) for i in range(30)]
     values[5] = values[21] = None  # unreadable: each batch of 16 loaded items holds 15 good
-    items = [_Item(v, f"image-{i}") for i, v in enumerate(values)]
+    items = [MemoryItem(v, f"image-{i}") for i, v in enumerate(values)]
     whole = _run(adapter, "encode_images", items, 0, monkeypatch)
     with caplog.at_level(logging.DEBUG, logger="mmbench.engine"):
         split = _run(adapter, "encode_images", items, 2, monkeypatch)
@@ -73,12 +57,12 @@ def test_images_split_across_workers_equal_whole_batches(adapter, photos, monkey
 
 
 def test_videos_and_texts_split_across_workers_equal_whole_batches(adapter, clips, monkeypatch):
-    videos = [_Item(list(clips[i % 2][: 2 + i % 3]), f"clip-{i}") for i in range(20)]
+    videos = [MemoryItem(list(clips[i % 2][: 2 + i % 3]), f"clip-{i}") for i in range(20)]
     whole = _run(adapter, "encode_videos", videos, 0, monkeypatch)
     split = _run(adapter, "encode_videos", videos, 2, monkeypatch)
     assert whole[2] == split[2] == [16, 4]
     assert torch.equal(whole[0], split[0])
-    texts = [_Item(f"a photo of {i} cats", f"text-{i}") for i in range(18)]
+    texts = [MemoryItem(f"a photo of {i} cats", f"text-{i}") for i in range(18)]
     whole = _run(adapter, "encode_texts", texts, 0, monkeypatch)
     split = _run(adapter, "encode_texts", texts, 2, monkeypatch)
     assert whole[2] == split[2] == [16, 2]

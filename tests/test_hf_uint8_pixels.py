@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import torch
 from helpers.hf_models import build_clip, build_siglip, pad_rows, reference
+from helpers.media import MemoryItem
 
 from mmbench.engine import Engine, EngineConfig
 from mmbench.models import load_model
 from mmbench.models.base import ModelOptions
-from mmbench.models.hf.pixels import gather_numpy, gather_torch, value_table
+from mmbench.models.hf.pixels import value_table
+from mmbench.models.pixel_table import gather_numpy, gather_torch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -96,7 +98,7 @@ def test_videos_and_engine_workers_equal_float_path(clip_dir, clips, photos):
     adapter = load_model(f"hf:{clip_dir}", ModelOptions(device="cpu"))
     _, videos = _embed(adapter, "encode_videos", clips)
     config = EngineConfig(batch_size=3, num_workers=1, progress=False)
-    items = [_Item(im) for im in photos]
+    items = [MemoryItem(im) for im in photos]
     through_workers = Engine(adapter, config).run("encode_images", items).stacked(range(len(items)))
     adapter.use_float_pixels()
     _, float_videos = _embed(adapter, "encode_videos", clips)
@@ -140,16 +142,3 @@ def test_processors_the_uint8_path_cannot_reproduce_keep_float(caplog):
             assert value_table(processor, "m") is None, why
             assert "float pixels through the workers" in caplog.text, why
             assert why in caplog.text, (why, caplog.text)
-
-
-class _Item:
-    """An engine item holding an image in memory."""
-
-    def __init__(self, image):
-        self.image = image
-
-    def load(self):
-        return self.image, None
-
-    def content_key(self):
-        return str(id(self))

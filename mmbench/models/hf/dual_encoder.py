@@ -22,6 +22,7 @@ from mmbench.models.hf.adapter import ADAPTER_VERSION, HFAdapter, preprocessing_
 from mmbench.models.hf.families import DUAL_ENCODER
 from mmbench.models.hf.pixels import DEVICE_STEPS, DevicePixels, value_table
 from mmbench.models.hf.source import HFSource
+from mmbench.models.pixel_table import DeviceTable
 
 if TYPE_CHECKING:
     import torch
@@ -210,7 +211,7 @@ class HFDualEncoder(HFAdapter):
             raise MMBenchError(f"model {source.name!r} has no tokenizer; save it with the model")
         self.max_length = text_length(processor, tokenizer, model.config)
         table = value_table(processor.image_processor, source.name)
-        self._device_pixels = DevicePixels(table) if table is not None else None
+        self._device_pixels = DevicePixels(DeviceTable(table)) if table is not None else None
         self._image_pre = HFImagePreprocessor(processor.image_processor, uint8=table is not None)
         logger.debug(
             "model %s: images through %s %s",

@@ -1,14 +1,9 @@
-"""uint8 pixels across the DataLoader worker boundary, rescaled and normalised on the device.
+"""uint8 pixels across the DataLoader worker boundary for `hf:` image processors.
 
-A standard image processor (resize -> center crop -> rescale -> normalise) computes each output
-value from one uint8 value of one channel once the image is resized and cropped: the rescale and
-the normalisation are elementwise. So a worker can stop after the crop and send the uint8 image
-(4x fewer bytes than float32 through shared memory, and no float work in the worker), and the
-device call maps every uint8 value through a [3, 256] table that the image processor itself
-computed on a probe image holding all 256 values. The table holds exactly the float32 values the
-processor would have produced, so the model's inputs, hence its outputs, are bitwise unchanged;
-no arithmetic is redone on the device (a gather, not a recomputation), which is why no
-float64-vs-float32 or kernel rounding question arises.
+A standard image processor (resize -> center crop -> rescale -> normalise) is split after the
+crop: the worker runs it with rescale and normalisation switched off and sends uint8 pixels, and
+the device call looks them up in the table the processor computed on the ramp image
+(`mmbench.models.pixel_table`, which explains why that is bitwise exact).
 
 A processor qualifies only when its class keeps the backend's own pipeline (`_preprocess`,
 `rescale`, `normalize`, `rescale_and_normalize` not overridden), does not pad, returns uint8
@@ -21,6 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from mmbench.models.pixel_table import (
+    DeviceTable,
+    normalise,
+    ramp_image,
+    random_image,
+    table_from_ramp,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -63,24 +66,17 @@ def _pixels(image_processor: Any, image: Any, **overrides: Any) -> torch.Tensor:
 
 def _value_table(image_processor: Any) -> torch.Tensor:
     """[3, 256] float32: what the processor's rescale + normalise make of each uint8 value, per
-    channel, computed by the processor itself on a 16 x 16 image holding the values 0..255."""
-    import numpy as np
-    from PIL import Image
-
-    ramp = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    probe = Image.fromarray(np.stack([ramp] * 3, axis=-1), mode="RGB")
-    out = _pixels(image_processor, probe, do_resize=False, do_center_crop=False)
-    return out.reshape(out.shape[0], 256).float().contiguous()
+    channel, computed by the processor itself on the ramp image."""
+    return table_from_ramp(
+        _pixels(image_processor, ramp_image(), do_resize=False, do_center_crop=False)
+    )
 
 
 def _check_probe(image_processor: Any, table: torch.Tensor) -> str | None:
     """Why the uint8 path does not reproduce the float path on a random image (None if it does)."""
-    import numpy as np
     import torch
-    from PIL import Image
 
-    rng = np.random.default_rng(0)
-    image = Image.fromarray(rng.integers(0, 256, (37, 53, 3), dtype=np.uint8), mode="RGB")
+    image = random_image()
     reference = _pixels(image_processor, image)
     small = _pixels(image_processor, image, **DEVICE_STEPS)
     if small.dtype != torch.uint8:
@@ -113,56 +109,17 @@ def value_table(image_processor: Any, model_name: str) -> torch.Tensor | None:
     return table
 
 
-def normalise(pixels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, C, H, W] -> float32 [B, C, H, W] on `pixels`' device, each value looked up in
-    its channel's row of `table` ([C, 256])."""
-    if pixels.device.type == "cpu":
-        return gather_numpy(pixels, table)
-    return gather_torch(pixels, table)
-
-
-def gather_numpy(pixels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """`normalise` for CPU tensors: numpy's take is ~5x faster than torch's advanced indexing on
-    a CPU (where that costs a few ms per 224 px image, more than the uint8 transfer saves)."""
-    import numpy as np
-    import torch
-
-    source, rows = pixels.numpy(), table.cpu().numpy()
-    out = np.empty(source.shape, dtype=rows.dtype)
-    for c in range(rows.shape[0]):
-        np.take(rows[c], source[:, c], out=out[:, c], mode="clip")
-    return torch.from_numpy(out)
-
-
-def gather_torch(pixels: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """`normalise` on any device (used on accelerators): one gather from the flattened table."""
-    import torch
-
-    channels = table.shape[0]
-    offsets = torch.arange(channels, device=pixels.device, dtype=torch.int32) * 256
-    index = pixels.to(torch.int32) + offsets.view(1, channels, 1, 1)
-    return table.to(pixels.device).view(-1)[index]
-
-
 @dataclass
 class DevicePixels:
     """Turns a batch's uint8 `pixel_values` into the processor's float pixels on the device; a
-    float batch (the float path) passes through unchanged. Keeps one copy of the table per
-    device."""
+    float batch (the float path) passes through unchanged."""
 
-    table: Any
-    _on: dict[str, Any] | None = None
+    on_device: DeviceTable
 
     def __call__(self, batch: dict[str, Any], device: str) -> dict[str, Any]:
         import torch
 
         pixels = batch.get("pixel_values")
-        if not isinstance(pixels, torch.Tensor) or pixels.dtype != torch.uint8:
+        if not isinstance(pixels, torch.Tensor):
             return batch
-        if self._on is None:
-            self._on = {}
-        if device not in self._on:
-            self._on[device] = self.table.to(device)
-        # From pinned memory the copy overlaps with host work; the stream orders it before use.
-        moved = pixels.to(device, non_blocking=True)
-        return {**batch, "pixel_values": normalise(moved, self._on[device])}
+        return {**batch, "pixel_values": self.on_device(pixels, device)}
