@@ -1,4 +1,5 @@
-"""Data path of `hf:` image encoders on the CPU: float32 vs uint8 pixels across the worker boundary.
+"""Data path of `hf:` and `open_clip:` image encoders on the CPU: float32 vs uint8 pixels
+across the worker boundary.
 
 For one CLIP checkpoint at ViT-B/32's preprocessing (CLIPImageProcessorPil defaults: shortest
 edge 224, centre crop 224, OpenAI mean/std) and `--images` JPEG photos (skimage.data, cropped and
@@ -19,7 +20,9 @@ for:
 as fast as the preprocessing, which is the regime of a GPU fed by CPU workers; `--tower b32` is
 ViT-B/32 size, where on a CPU the forward pass dominates (as in throughput.py). Modes alternate
 within each repetition; medians are printed, and the best repetition (on a shared machine the
-least disturbed one) next to them. The embeddings of both modes are compared too.
+least disturbed one) next to them. The embeddings of both modes are compared too. `--open-clip
+ARCH` measures an open_clip architecture instead (random weights, open_clip's eval transform;
+needs open_clip and torchvision installed).
 
     python benchmarks/data_path.py --images 256 --workers 0 1 --repeats 3
 """
@@ -123,8 +126,29 @@ def per_image_ms(adapter: Any, items: list) -> dict[str, float]:
         "decode": 1e3 * statistics.median(decode),
         "preprocess": 1e3 * statistics.median(preprocess),
         "collate": 1e3 * statistics.median(collate),
-        "bytes": sum(v.nbytes for v in features[0].values()),
+        "bytes": _nbytes(features[0]),
     }
+
+
+def _nbytes(feature: Any) -> int:
+    """Bytes of one image's features: a tensor (open_clip) or a dict of tensors (hf)."""
+    if isinstance(feature, dict):
+        return sum(v.nbytes for v in feature.values())
+    return feature.nbytes
+
+
+def save_open_clip(folder: Path, arch: str) -> str:
+    """An `open_clip:` URI for architecture `arch` with random weights saved as a local
+    checkpoint (no download), and open_clip's own eval transform."""
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    model = open_clip.create_model(arch, pretrained=None)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{arch}.pt"
+    torch.save(model.state_dict(), path)
+    return f"open_clip:{arch}/{path}"
 
 
 def model_only(adapter: Any, batches: list) -> tuple[float, Any]:
@@ -169,6 +193,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tower", choices=sorted(TOWERS), default="tiny")
+    parser.add_argument(
+        "--open-clip",
+        metavar="ARCH",
+        help="measure open_clip's ARCH (random weights, its own eval transform) instead of hf CLIP",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the model")
     parser.add_argument(
         "--whole-batches",
@@ -191,11 +220,14 @@ def main() -> None:
         mmbench.engine._MIN_PART = 1 << 30  # no batch is ever split
     work = Path(tempfile.mkdtemp(prefix="data_path_"))
     paths = write_photos(work / "photos", args.images)
-    model = build_clip(work / "clip", args.tower)
+    if args.open_clip:
+        uri = save_open_clip(work / "open_clip", args.open_clip)
+    else:
+        uri = f"hf:{build_clip(work / 'clip', args.tower)}"
     items = [ImageItem(MediaRef(row_id=p.stem, path=str(p))) for p in paths]
     adapters = {}
     for mode in ("float", "uint8"):
-        adapters[mode] = load_model(f"hf:{model}", ModelOptions(device="cpu"))
+        adapters[mode] = load_model(uri, ModelOptions(device="cpu"))
         if mode == "float":
             adapters[mode].use_float_pixels()
         assert adapters[mode].pixel_transfer == mode, adapters[mode].pixel_transfer
@@ -224,8 +256,9 @@ def main() -> None:
     reference = median[("float", "model")]
     best_reference = best[("float", "model")]
 
+    model_name = f"open_clip {args.open_clip}" if args.open_clip else f"vision tower {args.tower}"
     print(
-        f"{args.images} JPEG photos -> 224 px, batch {args.batch}, vision tower {args.tower},"
+        f"{args.images} JPEG photos -> 224 px, batch {args.batch}, {model_name},"
         f" {args.threads} torch threads, {args.repeats} repetitions (medians)"
         + (", whole batches per worker" if args.whole_batches else "")
     )

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import types
 
 import pytest
 
@@ -31,6 +30,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("skimage.data")  # the `photos` fixture
 
+from helpers import open_clip_fake  # noqa: E402
 from helpers.hf_models import (  # noqa: E402
     TEXTS,
     assert_one_line,
@@ -427,49 +427,9 @@ def test_open_clip_not_installed(monkeypatch):
     assert_one_line(err, "pip install 'mmbench[open_clip]'", "open_clip:ViT-B-32/laion2b_s34b_b79k")
 
 
-class FakeClip(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.visual = torch.nn.Linear(3 * 8 * 8, 6)
-        self.text = torch.nn.Embedding(50, 6)
-
-    def encode_image(self, images, normalize=False):
-        return self.visual(images.flatten(1))
-
-    def encode_text(self, tokens, normalize=False):
-        return self.text(tokens).mean(1)
-
-
-def fake_transform(image):
-    small = image.resize((8, 8))
-    return (
-        torch.tensor(list(small.tobytes()), dtype=torch.float32).view(8, 8, 3).permute(2, 0, 1)
-        / 255
-    )
-
-
-class FakeTokenizer:
-    context_length = 5
-
-    def __call__(self, texts):
-        rows = [[(len(w) * 7) % 50 for w in t.split()][:5] for t in texts]
-        return torch.tensor([r + [0] * (5 - len(r)) for r in rows])
-
-
 @pytest.fixture
 def fake_open_clip(monkeypatch):
-    module = types.ModuleType("open_clip")
-    module.__version__ = "9.9.9"
-    module.calls = []
-
-    def create_model_and_transforms(name, pretrained=None, precision="fp32", device="cpu"):
-        module.calls.append((name, pretrained, precision, device))
-        return FakeClip(), None, fake_transform
-
-    module.create_model_and_transforms = create_model_and_transforms
-    module.get_tokenizer = lambda name: FakeTokenizer()
-    module.list_pretrained = lambda: [("ViT-B-32", "laion2b_s34b_b79k"), ("ViT-B-32", "openai")]
+    module = open_clip_fake.fake_open_clip()
     monkeypatch.setitem(sys.modules, "open_clip", module)
     return module
 
@@ -478,12 +438,14 @@ def test_open_clip_adapter_with_fake_module(fake_open_clip, photos, tmp_path):
     adapter = load_model("open_clip:ViT-B-32/laion2b_s34b_b79k", CPU)
     assert fake_open_clip.calls == [("ViT-B-32", "laion2b_s34b_b79k", "fp32", "cpu")]
     assert adapter.uri == "open_clip:ViT-B-32/laion2b_s34b_b79k"
-    reference = FakeClip()
+    reference = open_clip_fake.FakeClip()
+    assert adapter.pixel_transfer == "float"  # one function, not a Compose it could split
     images = run(adapter, ENCODE_IMAGES, photos[:3])
-    expected = reference.encode_image(torch.stack([fake_transform(p) for p in photos[:3]]))
+    transform = open_clip_fake.plain_transform
+    expected = reference.encode_image(torch.stack([transform(p) for p in photos[:3]]))
     torch.testing.assert_close(images, expected, atol=1e-5, rtol=0)
     texts = run(adapter, ENCODE_TEXTS, TEXTS)
-    torch.testing.assert_close(texts, reference.encode_text(FakeTokenizer()(TEXTS)))
+    torch.testing.assert_close(texts, reference.encode_text(open_clip_fake.FakeTokenizer()(TEXTS)))
     assert torch.equal(run(adapter, ENCODE_IMAGES, photos[:1]), images[:1])
     videos = run(adapter, ENCODE_VIDEOS, [photos[:3]])
     torch.testing.assert_close(videos[0], images.mean(0), atol=0, rtol=0)

@@ -38,6 +38,13 @@ from mmbench.models.common import (
     run_fixed_chunks,
     stable_hash,
 )
+from mmbench.models.pixel_table import (
+    DeviceTable,
+    normalise,
+    ramp_image,
+    random_image,
+    table_from_ramp,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -48,6 +55,7 @@ ADAPTER_VERSION = 1
 _PRECISION = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 _LIST_HINT = "python -c 'import open_clip; print(open_clip.{}())'"
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+_TO_TENSOR = ("ToTensor", "PILToTensor")
 
 
 def _import_open_clip(uri: str) -> Any:
@@ -86,21 +94,58 @@ def _is_checkpoint_path(pretrained: str) -> bool:
     )
 
 
+def _stack(features: list[Any]) -> Any:
+    import torch
+
+    return torch.stack(list(features))
+
+
+def _concatenate(batches: list[Any]) -> Any:
+    """Stacked batches -> one: the concatenation of stacks is the stack of all their rows."""
+    import torch
+
+    return torch.cat(list(batches))
+
+
+def _uint8_chw(image: Any) -> torch.Tensor:
+    """A PIL image -> its uint8 [C, H, W] tensor (the values torchvision's ToTensor divides)."""
+    import numpy as np
+    import torch
+
+    array = np.array(image, dtype=np.uint8, copy=True)
+    return torch.from_numpy(array.reshape(*array.shape[:2], -1)).permute(2, 0, 1).contiguous()
+
+
+def _apply(steps: tuple[Any, ...], value: Any) -> Any:
+    for step in steps:
+        value = step(value)
+    return value
+
+
 @dataclass(frozen=True)
 class OpenClipImagePreprocessor:
-    """One PIL image -> the model's eval transform output ([3, H, W]); collate stacks."""
+    """One PIL image -> the model's eval transform output ([3, H, W]); collate stacks.
+
+    With `pil_steps` (the transform's steps before its ToTensor, see `uint8_split`), the worker
+    stops there and sends uint8 pixels that the adapter's device call turns into the transform's
+    float output through a value table, bitwise (`mmbench.models.pixel_table`).
+    """
 
     transform: Any
+    pil_steps: tuple[Any, ...] | None = None
 
     def __call__(self, image: Any) -> Any:
         if getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
-        return self.transform(image)
+        if self.pil_steps is None:
+            return self.transform(image)
+        return _uint8_chw(_apply(self.pil_steps, image))
 
     def collate(self, features: list[Any]) -> Any:
-        import torch
+        return _stack(features)
 
-        return torch.stack(list(features))
+    def merge(self, batches: list[Any]) -> Any:
+        return _concatenate(batches)
 
 
 @dataclass(frozen=True)
@@ -113,9 +158,65 @@ class OpenClipTextPreprocessor:
         return self.tokenizer([text])[0]
 
     def collate(self, features: list[Any]) -> Any:
-        import torch
+        return _stack(features)
 
-        return torch.stack(list(features))
+    def merge(self, batches: list[Any]) -> Any:
+        return _concatenate(batches)
+
+
+@dataclass(frozen=True)
+class Uint8Split:
+    """An eval transform cut before its ToTensor: the PIL steps a worker runs, and the [C, 256]
+    table of what the remaining steps (ToTensor, Normalize) make of each uint8 value."""
+
+    pil_steps: tuple[Any, ...]
+    table: Any
+
+
+def _is_to_tensor(step: Any) -> bool:
+    """torchvision's ToTensor or PILToTensor, or a subclass (open_clip 3's MaybeToTensor)."""
+    return any(cls.__name__ in _TO_TENSOR for cls in type(step).__mro__)
+
+
+def _probe_split(transform: Any) -> tuple[Uint8Split | None, str | None]:
+    steps = getattr(transform, "transforms", None)
+    if not isinstance(steps, (list, tuple)):
+        return None, f"its transform {type(transform).__name__} is not a Compose of steps"
+    cut = next((i for i, step in enumerate(steps) if _is_to_tensor(step)), None)
+    if cut is None:
+        return None, "its transform has no ToTensor step"
+    head, tail = tuple(steps[:cut]), tuple(steps[cut:])
+    split = Uint8Split(head, table_from_ramp(_apply(tail, ramp_image())))
+    image = random_image()
+    reference = transform(image)
+    small = _uint8_chw(_apply(head, image))
+    if not reference.is_floating_point() or reference.shape != small.shape:
+        return None, "its output is not a float image of the PIL steps' size"
+    if not _bitwise_equal(normalise(small[None], split.table)[0], reference):
+        return None, "the value table does not reproduce its output bitwise on a probe image"
+    return split, None
+
+
+def uint8_split(transform: Any, uri: str) -> Uint8Split | None:
+    """Where `transform` ends in elementwise steps after a ToTensor (open_clip's eval transforms:
+    resize, crop, RGB, ToTensor, Normalize), the split that sends uint8 pixels through the
+    workers; None, with the reason logged at DEBUG, where a probe image shows it would change
+    any output value."""
+    try:
+        split, reason = _probe_split(transform)
+    except Exception as exc:  # any surprise in a transform means: keep the float path
+        split, reason = None, f"probing it failed ({type(exc).__name__}: {exc})"
+    if split is None:
+        logger.debug("model %s: float pixels through the workers (%s)", uri, reason)
+    else:
+        logger.debug("model %s: uint8 pixels through the workers, normalised on the device", uri)
+    return split
+
+
+def _bitwise_equal(a: Any, b: Any) -> bool:
+    import torch
+
+    return a.dtype == b.dtype and torch.equal(a, b)
 
 
 class OpenClipAdapter(ModelAdapter):
@@ -141,7 +242,9 @@ class OpenClipAdapter(ModelAdapter):
         self.dtype = dtype
         self.weights_id = weights_id
         self.open_clip_version = version
-        self._image_pre = OpenClipImagePreprocessor(transform)
+        split = uint8_split(transform, self.uri)
+        self._device_pixels = DeviceTable(split.table) if split else None
+        self._image_pre = OpenClipImagePreprocessor(transform, split.pil_steps if split else None)
         self._text_pre = OpenClipTextPreprocessor(tokenizer)
         self._fingerprint = stable_hash(
             {
@@ -171,8 +274,20 @@ class OpenClipAdapter(ModelAdapter):
             **self.weights_id,
             "dtype": dtype_name(self.dtype),
             "device": self.device,
+            "pixel_transfer": self.pixel_transfer,
             "micro_batch": MICRO_BATCH,
         }
+
+    @property
+    def pixel_transfer(self) -> str:
+        """How images cross the worker boundary: `uint8` (normalised on the device) or `float`
+        (the eval transform's own output)."""
+        return "float" if self._image_pre.pil_steps is None else "uint8"
+
+    def use_float_pixels(self) -> None:
+        """Send the transform's float pixels through the workers (for benchmarks and tests
+        comparing the two; outputs are the same either way)."""
+        self._image_pre = OpenClipImagePreprocessor(self._image_pre.transform)
 
     def preprocessor(self, capability: str) -> Preprocessor:
         return encoder_preprocessor(self, capability, self._image_pre, self._text_pre)
@@ -180,6 +295,8 @@ class OpenClipAdapter(ModelAdapter):
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
         import torch
 
+        if self._device_pixels is not None:
+            batch = self._device_pixels(batch, self.device)
         pixels = batch.to(self.device, self.dtype)
         with torch.inference_mode():
             return run_fixed_chunks(
