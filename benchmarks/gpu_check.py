@@ -18,7 +18,8 @@ Each check is independent; a failing one is recorded with its error and the rest
   with the data path alone (the engine's DataLoader, no model: the CPU ceiling) and the
   single-core decode / preprocess ms per image; `data_path.py` measures the same on a CPU;
 * `open_clip`: when `open_clip` imports, `open_clip:ViT-B-32/<random weights>.pt` through mmbench
-  equals `model.encode_image` / `encode_text` called directly.
+  equals `model.encode_image` / `encode_text` called directly, and its uint8 pixel path gives
+  bitwise the float path's image embeddings on the device.
 """
 
 from __future__ import annotations
@@ -274,8 +275,14 @@ def check_open_clip(device: str, work: Path) -> dict[str, Any]:
         ref_i = model.encode_image(torch.stack([preprocess(p) for p in photos]).to(device))
         tokenizer = open_clip.get_tokenizer("ViT-B-32")
         ref_t = model.encode_text(tokenizer(texts).to(device))
+        pixel_transfer = adapter.pixel_transfer
+        adapter.use_float_pixels()
+        ipre = adapter.preprocessor("encode_images")
+        float_i = adapter.encode_images(ipre.collate([ipre(p) for p in photos])).float().cpu()
     return {
         "open_clip_version": open_clip.__version__,
+        "pixel_transfer": pixel_transfer,
+        "image_uint8_equals_float_path": bool(torch.equal(ours_i, float_i)),
         "image_max_abs_diff": float((ours_i - ref_i.float().cpu()).abs().max()),
         "text_max_abs_diff": float((ours_t - ref_t.float().cpu()).abs().max()),
         "fingerprint": adapter.fingerprint()[:80],
