@@ -3,6 +3,7 @@ arguments (device_map splits over CPU memory and disk, Qwen2-VL pixel budgets, r
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,59 @@ def test_py_factories_get_their_model_args(tmp_path, monkeypatch):
     args = parse_model_args("width=3,mode=fast,scale=0.5")
     model = load_model("py:argsmod_for_test:make", ModelOptions(model_args=args))
     assert model.args == {"width": 3, "mode": "fast", "scale": 0.5}
+
+
+def test_image_backend_is_pil_by_default_and_validated(llava):
+    from mmbench.models.hf.image_backend import backend_of
+
+    plain = load_model(f"hf:{llava}", ModelOptions(device="cpu"))
+    assert backend_of(plain.processor.image_processor) == "pil"
+    assert plain.describe()["image_processor"] == "CLIPImageProcessorPil"
+    with pytest.raises(
+        MMBenchError, match="image_backend must be one of pil, torchvision, got 'tv'"
+    ):
+        load_model(f"hf:{llava}", ModelOptions(device="cpu", model_args={"image_backend": "tv"}))
+    asked = ModelOptions(device="cpu", model_args={"image_backend": "torchvision"})
+    if importlib.util.find_spec("torchvision") is None:
+        with pytest.raises(MMBenchError, match="image_backend=torchvision needs torchvision"):
+            load_model(f"hf:{llava}", asked)
+    else:
+        other = load_model(f"hf:{llava}", asked)
+        assert backend_of(other.processor.image_processor) == "torchvision"
+        assert other.fingerprint() != plain.fingerprint()
+
+
+def test_image_processor_of_the_other_backend_is_replaced(tmp_path, monkeypatch):
+    """transformers picks the torchvision class wherever torchvision is installed (not here, so a
+    stand-in plays it); mmbench swaps in the PIL class unless told otherwise."""
+    from types import SimpleNamespace
+
+    import transformers
+    from helpers.hf_models import build_clip
+
+    from mmbench.models.hf import image_backend
+
+    folder = str(build_clip(tmp_path / "clip"))
+    picked, only_torchvision = object(), object()
+    real = image_backend.backend_of
+    monkeypatch.setattr(
+        image_backend,
+        "backend_of",
+        lambda ip: "torchvision" if ip in (picked, only_torchvision) else real(ip),
+    )
+
+    def swap(args):
+        loaded = SimpleNamespace(image_processor=picked)
+        return image_backend.with_image_backend(loaded, folder, {}, args, "clip").image_processor
+
+    assert type(swap({})).__name__ == "CLIPImageProcessorPil"
+    assert swap({"image_backend": "pil"}) is not picked
+    if importlib.util.find_spec("torchvision") is not None:
+        assert swap({"image_backend": "torchvision"}) is picked
+    # A checkpoint whose image processor has no PIL class: the default keeps it, pil is refused.
+    monkeypatch.setattr(
+        transformers.AutoImageProcessor, "from_pretrained", lambda *a, **k: only_torchvision
+    )
+    assert swap({}) is picked
+    with pytest.raises(MMBenchError, match="has no pil image processor"):
+        swap({"image_backend": "pil"})

@@ -209,11 +209,21 @@ def build_all(root: Path, builders: dict[str, Any]) -> dict[str, Path]:
 
 def reference(path, kind: str):
     """The same checkpoint loaded directly with transformers: (model, processor); `kind` is "dual"
-    (AutoModel) or anything else (AutoModelForImageTextToText)."""
-    from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
+    (AutoModel) or anything else (AutoModelForImageTextToText). The image processor is
+    transformers' PIL one, as mmbench's default `image_backend` (transformers itself would pick
+    the torchvision class wherever torchvision is installed)."""
+    from transformers import (
+        AutoImageProcessor,
+        AutoModel,
+        AutoModelForImageTextToText,
+        AutoProcessor,
+    )
 
     cls = AutoModel if kind == "dual" else AutoModelForImageTextToText
-    return cls.from_pretrained(path).eval(), AutoProcessor.from_pretrained(path)
+    processor = AutoProcessor.from_pretrained(path)
+    if getattr(processor, "image_processor", None) is not None:
+        processor.image_processor = AutoImageProcessor.from_pretrained(path, backend="pil")
+    return cls.from_pretrained(path).eval(), processor
 
 
 def run(adapter, capability: str, raws):

@@ -108,6 +108,10 @@ class HFAdapter(ModelAdapter):
             "device": self.device,
             **details,
         }
+        image_processor = getattr(self.processor, "image_processor", None)
+        if image_processor is not None:
+            # its class names the transformers backend too (`image_backend.py`)
+            info["image_processor"] = type(image_processor).__name__
         if self.missing_weights:
             info["missing_weights"] = self.missing_weights
         return info

@@ -238,7 +238,6 @@ class HFDualEncoder(HFAdapter):
         return self._describe(
             DUAL_ENCODER,
             {
-                "image_processor": type(getattr(self.processor, "image_processor", None)).__name__,
                 "pixel_transfer": self.pixel_transfer,
                 "text_max_length": self.max_length,
                 "micro_batch": MICRO_BATCH,

@@ -24,6 +24,7 @@ from mmbench.models.hf.families import (
     remote_code_error,
 )
 from mmbench.models.hf.generator import HFGenerator
+from mmbench.models.hf.image_backend import with_image_backend
 from mmbench.models.hf.model_args import (
     MODEL_ARGS,
     check_processor_args,
@@ -81,7 +82,8 @@ def _load_error(source: HFSource, what: str, exc: BaseException) -> MMBenchError
 
 
 def load_processor(source: HFSource, options: ModelOptions) -> Any:
-    """AutoProcessor, falling back to AutoImageProcessor + AutoTokenizer bundled together."""
+    """AutoProcessor, falling back to AutoImageProcessor + AutoTokenizer bundled together; the
+    image processor on the `image_backend` (`image_backend.py`: PIL unless asked otherwise)."""
     from transformers import AutoProcessor
 
     kwargs = {"revision": source.load_revision, "trust_remote_code": options.trust_remote_code}
@@ -105,7 +107,9 @@ def load_processor(source: HFSource, options: ModelOptions) -> Any:
         processor = None
     if processor is not None and hasattr(processor, "image_processor"):
         logger.debug("model %s: processor %s", source.name, type(processor).__name__)
-        return processor
+        return with_image_backend(
+            processor, source.location, kwargs, options.model_args, source.name
+        )
     from transformers import AutoImageProcessor, AutoTokenizer
 
     try:
@@ -123,7 +127,8 @@ def load_processor(source: HFSource, options: ModelOptions) -> Any:
         type(image_processor).__name__,
         type(tokenizer).__name__,
     )
-    return ProcessorPair(image_processor, tokenizer)
+    pair = ProcessorPair(image_processor, tokenizer)
+    return with_image_backend(pair, source.location, kwargs, options.model_args, source.name)
 
 
 @dataclass

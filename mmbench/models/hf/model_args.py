@@ -13,6 +13,8 @@
 * `max_pixels`, `min_pixels`: the pixel budget of Qwen2-VL family image processors (Qwen2-VL,
   Qwen2.5-VL, ...), passed to the processor's ``from_pretrained`` as their model cards show; they
   change the image tokens, hence outputs, and are checked to have reached the image processor.
+* `image_backend`: `pil` (the default) or `torchvision`, the transformers image-processor class
+  images go through (`image_backend.py` says why PIL is the default).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from mmbench.errors import MMBenchError
 from mmbench.models.args import ModelArg
+from mmbench.models.hf.image_backend import IMAGE_BACKENDS
 
 MODEL_ARGS: dict[str, ModelArg] = {
     # The commit it resolves to is in the fingerprint already (as for hf:ID@REV).
@@ -31,6 +34,10 @@ MODEL_ARGS: dict[str, ModelArg] = {
     "offload_folder": ModelArg((str,), "where device_map=auto offloads what fits nowhere", False),
     "max_pixels": ModelArg((int,), "Qwen2-VL family: most pixels per image", True),
     "min_pixels": ModelArg((int,), "Qwen2-VL family: fewest pixels per image", True),
+    # The image processor's class names its backend and is in the fingerprint already.
+    "image_backend": ModelArg(
+        (str,), "image processor backend: pil (default) or torchvision", False, IMAGE_BACKENDS
+    ),
 }
 PROCESSOR_ARGS = ("max_pixels", "min_pixels")
 PLACEMENT_ARGS = ("device_map", "max_memory", "offload_folder")
