@@ -20,7 +20,9 @@ for:
 as fast as the preprocessing, which is the regime of a GPU fed by CPU workers; `--tower b32` is
 ViT-B/32 size, where on a CPU the forward pass dominates (as in throughput.py). Modes alternate
 within each repetition; medians are printed, and the best repetition (on a shared machine the
-least disturbed one) next to them. The embeddings of both modes are compared too. `--open-clip
+least disturbed one) next to them. The embeddings of all modes are compared too. For `hf:`
+a third mode, "uint8-call", keeps uint8 pixels but lets the image processor resize and crop
+each image itself, as before `mmbench/models/hf/pil_resize.py` called them directly. `--open-clip
 ARCH` measures an open_clip architecture instead (random weights, open_clip's eval transform;
 needs open_clip and torchvision installed).
 
@@ -104,30 +106,41 @@ def build_clip(path: Path, tower: str) -> Path:
     return path
 
 
-def per_image_ms(adapter: Any, items: list) -> dict[str, float]:
-    """Median ms per image of decode, preprocess, and collate (per image, in batches of 32)."""
-    pre = adapter.preprocessor("encode_images")
-    decode, preprocess, features = [], [], []
-    for item in items:
-        start = time.perf_counter()
-        image, _ = item.load()
-        image.load()
-        decode.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        features.append(pre(image))
-        preprocess.append(time.perf_counter() - start)
-    collate = []
-    for start_at in range(0, len(features), 32):
-        group = features[start_at : start_at + 32]
-        start = time.perf_counter()
-        pre.collate(group)
-        collate.append((time.perf_counter() - start) / len(group))
-    return {
-        "decode": 1e3 * statistics.median(decode),
-        "preprocess": 1e3 * statistics.median(preprocess),
-        "collate": 1e3 * statistics.median(collate),
-        "bytes": _nbytes(features[0]),
-    }
+def per_image_ms(adapters: dict[str, Any], items: list, rounds: int = 3) -> dict[str, dict]:
+    """Per mode: median ms per image of decode and preprocess (the modes take turns on every
+    image, `rounds` times, so load swings hit all alike), collate ms per image (in batches of
+    32), and the bytes of one image's features."""
+    decode: dict[str, list[float]] = {mode: [] for mode in adapters}
+    preprocess: dict[str, list[float]] = {mode: [] for mode in adapters}
+    pre = {mode: a.preprocessor("encode_images") for mode, a in adapters.items()}
+    features: dict[str, list] = {mode: [] for mode in adapters}
+    for round_ in range(rounds):
+        for item in items:
+            for mode in adapters:
+                start = time.perf_counter()
+                image, _ = item.load()
+                image.load()
+                decode[mode].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                feature = pre[mode](image)
+                preprocess[mode].append(time.perf_counter() - start)
+                if round_ == 0:
+                    features[mode].append(feature)
+    report = {}
+    for mode in adapters:
+        collate = []
+        for start_at in range(0, len(features[mode]), 32):
+            group = features[mode][start_at : start_at + 32]
+            start = time.perf_counter()
+            pre[mode].collate(group)
+            collate.append((time.perf_counter() - start) / len(group))
+        report[mode] = {
+            "decode": 1e3 * statistics.median(decode[mode]),
+            "preprocess": 1e3 * statistics.median(preprocess[mode]),
+            "collate": 1e3 * statistics.median(collate),
+            "bytes": _nbytes(features[mode][0]),
+        }
+    return report
 
 
 def _nbytes(feature: Any) -> int:
@@ -226,13 +239,18 @@ def main() -> None:
         uri = f"hf:{build_clip(work / 'clip', args.tower)}"
     items = [ImageItem(MediaRef(row_id=p.stem, path=str(p))) for p in paths]
     adapters = {}
-    for mode in ("float", "uint8"):
-        adapters[mode] = load_model(uri, ModelOptions(device="cpu"))
+    for mode in ("float", "uint8-call", "uint8"):
+        adapter = load_model(uri, ModelOptions(device="cpu"))
         if mode == "float":
-            adapters[mode].use_float_pixels()
-        assert adapters[mode].pixel_transfer == mode, adapters[mode].pixel_transfer
+            adapter.use_float_pixels()
+        elif mode == "uint8-call":
+            if not hasattr(adapter, "use_processor_call"):
+                continue  # open_clip: its transform is always called
+            adapter.use_processor_call()
+        assert adapter.pixel_transfer == mode.split("-")[0], adapter.pixel_transfer
+        adapters[mode] = adapter
 
-    steps = {mode: per_image_ms(a, items) for mode, a in adapters.items()}
+    steps = per_image_ms(adapters, items)
     batches = {}
     for mode, adapter in adapters.items():
         pre = adapter.preprocessor("encode_images")
@@ -322,8 +340,10 @@ def main() -> None:
     print()
     header = ("pixels", "measurement", "items/s", "ratio to float model-only", "ratio to own")
     print(format_rows((*header, "best items/s", "best ratio"), rows))
-    diff = (embeddings["uint8"] - embeddings["float"]).abs().max().item()
-    print(f"\nmax abs difference of the embeddings, uint8 vs float: {diff:.3g}")
+    print()
+    for mode in [m for m in adapters if m != "float"]:
+        diff = (embeddings[mode] - embeddings["float"]).abs().max().item()
+        print(f"max abs difference of the embeddings, {mode} vs float: {diff:.3g}")
 
 
 if __name__ == "__main__":

@@ -187,7 +187,8 @@ def check_data_path_sweep(
             adapter.use_float_pixels()
         report[f"pixel_transfer_{mode}"] = adapter.pixel_transfer
         adapters[mode] = adapter
-        for step, value in per_image_ms(adapter, items["encode_images"][:256]).items():
+    for mode, steps in per_image_ms(adapters, items["encode_images"][:256]).items():
+        for step, value in steps.items():
             report[f"encode_images_{mode}_{step}{'' if step == 'bytes' else '_ms'}"] = value
     # texts have no pixel mode: measured once, with the uint8 adapter
     work_list = [(mode, "encode_images") for mode in adapters] + [("uint8", "encode_texts")]

@@ -68,13 +68,20 @@ def test_both_gathers_look_every_value_up_in_its_channel_row():
 
 
 @pytest.mark.parametrize("builder", ["clip_dir", "siglip_dir"])
-def test_uint8_embeddings_equal_float_path_and_transformers(builder, photos, request):
+def test_uint8_embeddings_equal_float_path_and_transformers(builder, photos, request, caplog):
     path = request.getfixturevalue(builder)
-    adapter = load_model(f"hf:{path}", ModelOptions(device="cpu"))
+    with caplog.at_level(logging.DEBUG, logger="mmbench.models.hf"):
+        adapter = load_model(f"hf:{path}", ModelOptions(device="cpu"))
+    assert "resize and crop called directly" in caplog.text  # pil_resize.py's path
     assert adapter.pixel_transfer == "uint8"
     assert adapter.describe()["pixel_transfer"] == "uint8"
     fingerprint = adapter.fingerprint()
     small, uint8 = _embed(adapter, "encode_images", photos)
+    adapter.use_processor_call()
+    called, through_processor = _embed(adapter, "encode_images", photos)
+    pairs = zip(small, called, strict=True)
+    assert all(torch.equal(a["pixel_values"], b["pixel_values"]) for a, b in pairs)
+    assert torch.equal(through_processor, uint8)
     adapter.use_float_pixels()
     assert adapter.pixel_transfer == "float"
     big, floats = _embed(adapter, "encode_images", photos)

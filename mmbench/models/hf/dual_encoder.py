@@ -4,6 +4,7 @@ and ``encode_videos`` (mean of frames)."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from mmbench.models.base import (
 from mmbench.models.common import MICRO_BATCH, dtype_name, run_fixed_chunks, stable_hash
 from mmbench.models.hf.adapter import ADAPTER_VERSION, HFAdapter, preprocessing_identity, to_device
 from mmbench.models.hf.families import DUAL_ENCODER
+from mmbench.models.hf.pil_resize import PilResizeCrop, pil_resize_crop
 from mmbench.models.hf.pixels import DEVICE_STEPS, DevicePixels, value_table
 from mmbench.models.hf.source import HFSource
 from mmbench.models.pixel_table import DeviceTable
@@ -90,15 +92,19 @@ class HFImagePreprocessor:
 
     With `uint8`, the processor stops after resize and crop and the pixels stay uint8 (4x fewer
     bytes through the worker queues); the adapter's device call rescales and normalises them
-    (`mmbench.models.hf.pixels`), bitwise as the processor would have.
+    (`mmbench.models.hf.pixels`), bitwise as the processor would have. With `direct` too, the
+    resize and crop are called without the processor's per-image overhead (`pil_resize.py`).
     """
 
     image_processor: Any
     uint8: bool = False
+    direct: PilResizeCrop | None = None
 
     def __call__(self, image: Any) -> dict[str, Any]:
         if getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
+        if self.uint8 and self.direct is not None:
+            return {"pixel_values": self.direct(image)}
         steps = DEVICE_STEPS if self.uint8 else {}
         out = self.image_processor(images=[image], return_tensors="pt", **steps)
         return {k: v[0] for k, v in out.items() if hasattr(v, "shape")}
@@ -212,7 +218,12 @@ class HFDualEncoder(HFAdapter):
         self.max_length = text_length(processor, tokenizer, model.config)
         table = value_table(processor.image_processor, source.name)
         self._device_pixels = DevicePixels(DeviceTable(table)) if table is not None else None
-        self._image_pre = HFImagePreprocessor(processor.image_processor, uint8=table is not None)
+        direct = None
+        if table is not None:
+            direct = pil_resize_crop(processor.image_processor, DEVICE_STEPS, source.name)
+        self._image_pre = HFImagePreprocessor(
+            processor.image_processor, uint8=table is not None, direct=direct
+        )
         logger.debug(
             "model %s: images through %s %s",
             source.name,
@@ -254,6 +265,11 @@ class HFDualEncoder(HFAdapter):
         """Send float pixels through the workers, as before the uint8 path (for benchmarks and
         tests comparing the two; outputs are the same either way)."""
         self._image_pre = HFImagePreprocessor(self._image_pre.image_processor)
+
+    def use_processor_call(self) -> None:
+        """Keep uint8 pixels but let the image processor resize and crop each image itself, as
+        before `pil_resize.py` (for benchmarks and tests; outputs are the same either way)."""
+        self._image_pre = dataclasses.replace(self._image_pre, direct=None)
 
     def preprocessor(self, capability: str) -> Preprocessor:
         return encoder_preprocessor(self, capability, self._image_pre, self._text_pre)
