@@ -73,6 +73,24 @@ def test_other_options_do_not_share_a_memo(tmp_path, count_loads):
     assert len(count_loads) == 2
 
 
+@pytest.mark.parametrize("library", ["torch", "transformers", "torchvision", "pillow"])
+def test_another_library_release_does_not_share_a_memo(tmp_path, count_loads, monkeypatch, library):
+    """Installing torchvision, say, changes which image-processor class transformers loads."""
+    import importlib.metadata
+
+    run(request(tmp_path))
+    real = importlib.metadata.version
+
+    def other_release(dist):
+        if dist == library:
+            return "0.0.0-other"
+        return real(dist)
+
+    monkeypatch.setattr(importlib.metadata, "version", other_release)
+    run(request(tmp_path))
+    assert len(count_loads) == 2
+
+
 def test_no_cache_always_loads(tmp_path, count_loads):
     run(request(tmp_path, use_cache=False))
     run(request(tmp_path, use_cache=False))

@@ -81,12 +81,14 @@ def memo_key(uri: str, options: ModelOptions, device: str, identity: Any) -> str
 
 
 def _library_versions() -> dict[str, str | None]:
-    """Installed torch and transformers versions (read without importing them): a memo made
-    under other releases is not trusted, as their fingerprints may differ."""
+    """Installed versions of the libraries outputs depend on (read without importing them): a
+    memo made under other releases is not trusted, as their fingerprints may differ. torchvision
+    is one even where it is not asked for: its presence decides which image-processor class
+    transformers loads (`hf/image_backend.py`), and open_clip's transforms are its code."""
     import importlib.metadata
 
     versions: dict[str, str | None] = {}
-    for dist in ("torch", "transformers"):
+    for dist in ("torch", "transformers", "torchvision", "pillow"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
